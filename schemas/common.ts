@@ -1,0 +1,143 @@
+// Building blocks shared by every endpoint group: ids, paging, timestamps, and the problem+json error.
+import {
+  Kind,
+  Type,
+  TypeRegistry,
+  type SchemaOptions,
+  type Static,
+  type TInteger,
+  type TNumber,
+  type TSchema,
+  type TString,
+} from '@sinclair/typebox'
+
+TypeRegistry.Set<{ enum: readonly string[] }>('StringEnum', (schema, value) =>
+  typeof value === 'string' && schema.enum.includes(value),
+)
+
+/** A string that is one of `values`, described as a plain `enum` (the form OpenAPI tools read best). */
+export const StringEnum = <const T extends readonly string[]>(values: T, options: SchemaOptions = {}) =>
+  Type.Unsafe<T[number]>({ ...options, [Kind]: 'StringEnum', type: 'string', enum: values })
+
+/** The same schema, allowing `null` too, as a JSON Schema type list (`["string", "null"]`). */
+export const Nullable = <T extends TString | TInteger | TNumber>(schema: T) => {
+  const { [Kind]: _kind, ...rest } = schema
+  return Type.Unsafe<Static<T> | null>({ ...rest, type: [schema.type, 'null'] })
+}
+
+export const Id = Type.Integer({
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'Record id. A string of digits such as `"5"` is accepted too.',
+  examples: [1],
+})
+
+export const Timestamp = Type.String({
+  format: 'date-time',
+  description: 'UTC time, ISO 8601, set by the server.',
+  examples: ['2026-11-29T15:44:42.123Z'],
+})
+
+/**
+ * An amount of money: a JSON number with at most two decimals, never negative. It is stored as
+ * integer cents, so sums are exact.
+ */
+export const Money = Type.Number({
+  minimum: 0,
+  maximum: 10_000_000,
+  multipleOf: 0.01,
+  description: 'Amount in the shop currency, at most two decimals.',
+  examples: [19.99],
+})
+
+export const Limit = Type.Integer({
+  minimum: 1,
+  maximum: 1000,
+  default: 100,
+  description: 'How many records a list holds at most.',
+  examples: [100],
+})
+
+export const Offset = Type.Integer({
+  minimum: 0,
+  default: 0,
+  description: 'How many records of the list to skip, in id order.',
+  examples: [0],
+})
+
+/** Paging parameters for every list, in id order. */
+export const Paging = {
+  limit: Type.Optional(Limit),
+  offset: Type.Optional(Offset),
+}
+export type Page = { limit: number; offset: number }
+
+/** The page a list request asks for; validation has filled in the defaults already. */
+export const pageOf = (query: Partial<Page>): Page => ({
+  limit: query.limit ?? Limit.default,
+  offset: query.offset ?? Offset.default,
+})
+
+export const FieldErrorSchema = Type.Object(
+  {
+    field: Type.String({
+      description: 'The request field at fault, as the client named it (`name`, `id`, `body`).',
+      examples: ['email'],
+    }),
+    message: Type.String({ description: 'What is wrong with it.', examples: ['must match format "email"'] }),
+  },
+  { $id: 'FieldError', description: 'One field that failed validation.' },
+)
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({
+      description: 'A URI reference naming the kind of problem; `about:blank` means the status says it all.',
+      examples: ['about:blank'],
+    }),
+    title: Type.String({ description: 'The HTTP status phrase.', examples: ['Bad Request'] }),
+    status: Type.Integer({ description: 'The HTTP status code.', examples: [400] }),
+    detail: Type.String({
+      description: 'What went wrong, for a person to read.',
+      examples: ['The request has 1 invalid field: email must match format "email".'],
+    }),
+    errors: Type.Optional(
+      Type.Array(Type.Ref(FieldErrorSchema), { description: 'Each invalid field (validation failures only).' }),
+    ),
+  },
+  {
+    $id: 'Problem',
+    description: 'An RFC 9457 problem details object, sent as `application/problem+json` for every failure.',
+  },
+)
+export type Problem = Static<typeof ProblemSchema>
+
+export const DeletedSchema = Type.Object(
+  { deleted: Type.Array(Id, { description: 'The ids of the deleted records.', examples: [[1]] }) },
+  { $id: 'Deleted', description: 'What a delete removed.' },
+)
+
+/** Shared schemas, added once at the root and named by `$id` in the OpenAPI components. */
+export const sharedSchemas: TSchema[] = [FieldErrorSchema, ProblemSchema, DeletedSchema]
+
+const problemMeaning = {
+  400: 'Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field.',
+  413: 'The request body is larger than the server accepts.',
+  415: 'The request body is not JSON.',
+  500: 'Something failed on the server; it is logged with the request id.',
+} as const
+const problemResponse = (meaning: string) => ({
+  description: meaning,
+  content: { 'application/problem+json': { schema: Type.Ref(ProblemSchema) } },
+})
+
+/**
+ * The error responses of a route: those every route can give (400, 413, 415, 500) and the `extra`
+ * ones it names, each with what it means for that route.
+ */
+export function problemResponses(extra: Partial<Record<404 | 409, string>> = {}) {
+  const responses: Record<number, ReturnType<typeof problemResponse>> = {}
+  for (const status of [400, 413, 415, 500] as const) responses[status] = problemResponse(problemMeaning[status])
+  for (const [status, meaning] of Object.entries(extra)) responses[Number(status)] = problemResponse(meaning)
+  return responses
+}

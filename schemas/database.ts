@@ -1,0 +1,22 @@
+// The Kysely `Database` interface, derived from the row schemas of each domain.
+import type { Static, TObject } from '@sinclair/typebox'
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { CustomerRowSchema } from './customer.js'
+import type { CustomerRequestRowSchema } from './request.js'
+import type { FeedbackRowSchema, ProductFeedbackRowSchema } from './feedback.js'
+import type { ProductRowSchema } from './product.js'
+
+/** A table's columns from its row schema; the `id` the database assigns is `Generated`. */
+type Table<S extends TObject> = { [K in keyof Static<S>]: K extends 'id' ? Generated<Static<S>[K]> : Static<S>[K] }
+
+export interface Database {
+  customers: Table<typeof CustomerRowSchema>
+  products: Table<typeof ProductRowSchema>
+  feedback: Table<typeof FeedbackRowSchema>
+  product_feedback: Table<typeof ProductFeedbackRowSchema>
+  customer_requests: Table<typeof CustomerRequestRowSchema>
+}
+
+export type CustomerRow = Selectable<Database['customers']>
+export type NewCustomerRow = Insertable<Database['customers']>
+export type CustomerRowUpdate = Updateable<Database['customers']>

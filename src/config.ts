@@ -1,0 +1,38 @@
+// The server's configuration: a TypeBox schema of the environment variables it reads.
+import { type Static, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { StringEnum } from '../schemas/common.js'
+
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'TCP port to listen on.' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on.' }),
+  DATABASE_URL: Type.String({
+    minLength: 1,
+    default: 'data/crm.sqlite',
+    description: 'A SQLite file path (also as `file:PATH` or `sqlite:PATH`), or `:memory:`.',
+  }),
+  LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    default: 'info',
+    description: 'Least severe level of log lines written.',
+  }),
+})
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads the configuration from `env`; an unset or empty variable takes its default. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const given: Record<string, string> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') given[key] = value
+  }
+  const config = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, given))
+  const problems = [...Value.Errors(ConfigSchema, config)].map(
+    (error) => `${error.path.slice(1)}=${JSON.stringify(given[error.path.slice(1)])}: ${error.message}`,
+  )
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
+  return config as Config
+}

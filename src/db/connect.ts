@@ -1,0 +1,71 @@
+// Opens the database named by DATABASE_URL as a Kysely instance.
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import type { Database } from '../../schemas/database.js'
+
+export type Db = Kysely<Database>
+
+/** Where the data lives: a SQLite file, or an in-memory SQLite database (`:memory:`). */
+export type DatabaseLocation = { dialect: 'sqlite'; filename: string }
+
+/**
+ * Reads DATABASE_URL: a file path, `file:PATH`, `sqlite:PATH` or `:memory:`. PostgreSQL URLs are
+ * recognised and refused until that dialect is built, so a typo is not taken for a file name.
+ */
+export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (/^postgres(ql)?:/i.test(url)) {
+    throw new Error('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path or :memory:')
+  }
+  const filename = url.replace(/^(sqlite|file):(\/\/)?/i, '')
+  if (filename === '') throw new Error('DATABASE_URL: no file name given')
+  return { dialect: 'sqlite', filename }
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs more than running a
+ * simple query. This cache hands back the statement already prepared for the same SQL text
+ * (least recently used out first). A statement still being iterated is busy and is not shared.
+ */
+export function cachingStatements(sqlite: SQLite.Database, capacity = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string): SqliteStatement {
+      let statement = cache.get(sql)
+      if (statement && !statement.busy) {
+        cache.delete(sql)
+        cache.set(sql, statement)
+        return statement
+      }
+      statement = sqlite.prepare(sql)
+      cache.delete(sql)
+      cache.set(sql, statement)
+      if (cache.size > capacity) cache.delete(cache.keys().next().value as string)
+      return statement
+    },
+  }
+}
+
+export function openSqlite(filename: string): SQLite.Database {
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true })
+  const sqlite = new SQLite(filename)
+  if (filename !== ':memory:') sqlite.pragma('journal_mode = WAL')
+  // FULL: a write the API has acknowledged survives a power cut, not only a crash of the process.
+  sqlite.pragma('synchronous = FULL')
+  sqlite.pragma('foreign_keys = ON')
+  sqlite.pragma('busy_timeout = 5000')
+  return sqlite
+}
+
+export function connect(url: string): Db {
+  const { filename } = parseDatabaseUrl(url)
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(openSqlite(filename)) }) })
+}
+
+/** Whether a database error is a unique-constraint violation (SQLite or PostgreSQL). */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505'
+}

@@ -1,0 +1,21 @@
+// Brings the database schema up to date with the migrations in `migrations/`.
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { FileMigrationProvider, type Kysely, type MigrationResult, Migrator } from 'kysely'
+
+// `migrations/` sits two levels up both from src/db and from the compiled dist/src/db.
+export const migrationFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
+
+/** Runs every pending migration; throws (after rolling back the failed one) if any fails. */
+export async function migrateToLatest(db: Kysely<any>, folder = migrationFolder): Promise<MigrationResult[]> {
+  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: folder }) })
+  const { error, results = [] } = await migrator.migrateToLatest()
+  if (error) {
+    const failed = results.find((result) => result.status === 'Error')?.migrationName ?? 'unknown'
+    throw new Error(`Migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    })
+  }
+  return results
+}

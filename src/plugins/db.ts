@@ -1,0 +1,28 @@
+// The database: opened and migrated before the routes run, closed when the app closes.
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { connect, type Db } from '../db/connect.js'
+import { migrateToLatest } from '../db/migrate.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Db
+  }
+}
+
+export default fp(
+  async function database(app: FastifyInstance, options: { url: string }) {
+    const db = connect(options.url)
+    app.decorate('db', db)
+    app.addHook('onClose', () => db.destroy())
+    try {
+      for (const result of await migrateToLatest(db)) {
+        app.log.info({ migration: result.migrationName, status: result.status }, 'migration applied')
+      }
+    } catch (error) {
+      await db.destroy()
+      throw error
+    }
+  },
+  { name: 'db' },
+)

@@ -1,0 +1,74 @@
+// One error handler for the whole API: every failure leaves as an RFC 9457 problem+json.
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
+import fp from 'fastify-plugin'
+import type { Problem } from '../../schemas/common.js'
+import { type FieldError, HttpProblem } from '../errors.js'
+
+/** The problem+json body for `status`; `title` is the status phrase, as `about:blank` requires. */
+export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(errors && { errors }) }
+}
+
+export function sendProblem(reply: FastifyReply, body: Problem) {
+  return reply.code(body.status).type('application/problem+json').send(body)
+}
+
+/** Names the field of one Ajv error as the client wrote it: `email`, `name`, or `body`/`query` for the whole. */
+function fieldError(error: FastifySchemaValidationError, context: string): FieldError {
+  const params = error.params as Record<string, unknown>
+  if (error.keyword === 'required') return { field: String(params.missingProperty), message: 'is required' }
+  if (error.keyword === 'additionalProperties') {
+    return { field: String(params.additionalProperty), message: 'is not a known field' }
+  }
+  const field = error.instancePath.slice(1).replaceAll('/', '.') || context
+  let message = error.message ?? 'is invalid'
+  if (error.keyword === 'enum') message += `: ${(params.allowedValues as unknown[]).join(', ')}`
+  return { field, message }
+}
+
+export function validationProblem(errors: FieldError[]): Problem {
+  const list = errors.map((error) => `${error.field} ${error.message}`).join('; ')
+  const count = errors.length === 1 ? '1 invalid field' : `${errors.length} invalid fields`
+  return problem(400, `The request has ${count}: ${list}.`, errors)
+}
+
+/** Clear words for the failures Fastify raises before a handler runs. */
+const frameworkDetail: Record<string, (error: FastifyError, request: FastifyRequest) => string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: () => 'The request body is not valid JSON.',
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => 'The request body is empty, but its Content-Type says JSON.',
+  FST_ERR_CTP_BODY_TOO_LARGE: (_error, request) =>
+    `The request body is larger than the limit of ${request.routeOptions.bodyLimit} bytes.`,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_error, request) =>
+    `The request body's Content-Type (${request.headers['content-type'] ?? 'none'}) is not supported; send application/json.`,
+}
+
+function toProblem(error: FastifyError, request: FastifyRequest): Problem {
+  if (error.validation) {
+    const context = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body')
+    return validationProblem(error.validation.map((each) => fieldError(each, context)))
+  }
+  if (error instanceof HttpProblem) {
+    return error.errors ? validationProblem(error.errors) : problem(error.statusCode, error.message)
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) {
+    return problem(status, frameworkDetail[error.code]?.(error, request) ?? error.message)
+  }
+  return problem(500, `An unexpected error occurred. It has been logged with request id ${request.id}.`)
+}
+
+export default fp(
+  async function errors(app: FastifyInstance) {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const body = toProblem(error, request)
+      if (body.status >= 500) request.log.error({ err: error }, 'request failed')
+      return sendProblem(reply, body)
+    })
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, problem(404, `No route matches ${request.method} ${request.url.split('?')[0]}.`)),
+    )
+  },
+  { name: 'errors' },
+)

@@ -1,0 +1,33 @@
+// The OpenAPI document, built from the routes' schemas, at /openapi.json, and Swagger UI at /docs.
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import pkg from '../../package.json' with { type: 'json' }
+
+export const tags = [
+  { name: 'customers', description: 'Customer records: add, look up, change and delete customers.' },
+]
+
+export default fp(
+  async function openapi(app: FastifyInstance) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'CRM API',
+          version: pkg.version,
+          description: pkg.description,
+          contact: { name: 'CRM API maintainers' },
+        },
+        servers: [{ url: 'http://127.0.0.1:3000', description: 'Local server (npm start)' }],
+        tags,
+      },
+      // Shared schemas become components named by their `$id` (`Customer`, `Problem`, ...).
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    })
+    await app.register(swaggerUi, { routePrefix: '/docs' })
+    app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  },
+  { name: 'openapi' },
+)

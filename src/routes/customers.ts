@@ -1,0 +1,139 @@
+// Customer endpoints: add, get (by id or by name), update, delete.
+import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
+import { DeletedSchema, pageOf, problemResponses } from '../../schemas/common.js'
+import {
+  CreateCustomerSchema,
+  CustomerIdSchema,
+  CustomerQuerySchema,
+  CustomerSchema,
+  UpdateCustomerSchema,
+} from '../../schemas/customer.js'
+import { invalid } from '../errors.js'
+import {
+  createCustomer,
+  deleteCustomer,
+  findCustomersByName,
+  getCustomer,
+  updateCustomer,
+} from '../services/customers.js'
+
+const tags = ['customers']
+const Customer = Type.Ref(CustomerSchema)
+
+const customers: FastifyPluginAsyncTypebox = async (app) => {
+  app.addSchema(CustomerSchema)
+
+  app.post(
+    '/api/add/customer',
+    {
+      schema: {
+        operationId: 'addCustomer',
+        tags,
+        summary: 'Add a customer',
+        description:
+          'Creates a customer. `name`, `email`, `address` and `status` are required; `phone` and the three ' +
+          'consent flags are optional (flags default to false). The e-mail address must be valid and not ' +
+          'already used by another customer, ignoring case.',
+        body: CreateCustomerSchema,
+        response: {
+          201: { ...Customer, description: 'The created customer.' },
+          ...problemResponses({ 409: 'A customer with this e-mail address (in any case) already exists.' }),
+        },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await createCustomer(app.db, request.body)),
+  )
+
+  app.get(
+    '/api/get/customer',
+    {
+      schema: {
+        operationId: 'getCustomer',
+        tags,
+        summary: 'Get a customer by id, or the customers with a name',
+        description:
+          'With `id`: that customer (404 if there is none). With `name`: the list of customers with that ' +
+          'name, ignoring case, in id order and paged by `limit` and `offset` (an empty list when none ' +
+          'match). Give one of `id` and `name`. Parameters come in the query string or, as older clients ' +
+          'send them, in a JSON body.',
+        querystring: CustomerQuerySchema,
+        response: {
+          200: Type.Union([Customer, Type.Array(Customer)], {
+            description: 'One customer (by `id`) or a list of customers (by `name`).',
+          }),
+          ...problemResponses({ 404: 'No customer has this `id`.' }),
+        },
+      },
+    },
+    async (request) => {
+      const { id, name } = request.query
+      if (id !== undefined && name !== undefined) throw invalid('id', 'and name cannot be given together')
+      if (id !== undefined) return getCustomer(app.db, id)
+      if (name !== undefined) return findCustomersByName(app.db, name, pageOf(request.query))
+      throw invalid('id', 'or name is required')
+    },
+  )
+
+  app.post(
+    '/api/update/customer',
+    {
+      schema: {
+        operationId: 'updateCustomer',
+        tags,
+        summary: 'Change a customer',
+        description:
+          'Sets every attribute given (`name`, `email`, `address`, `phone`, `status`, `optphone`, ' +
+          '`optemail`, `optchat`) on the customer with `id`, together, and returns the whole record with ' +
+          'a new `updated` time. At least one attribute is required.',
+        body: UpdateCustomerSchema,
+        response: {
+          200: { ...Customer, description: 'The updated customer.' },
+          ...problemResponses({
+            404: 'No customer has this `id`.',
+            409: 'Another customer already has this e-mail address (in any case).',
+          }),
+        },
+      },
+    },
+    async (request) => {
+      if (Object.keys(request.body).length === 1) throw invalid('body', 'must set at least one attribute besides id')
+      return updateCustomer(app.db, request.body)
+    },
+  )
+
+  // The seed deletes with GET; POST and DELETE do the same, for clients that will not send a GET that changes data.
+  const deletions = [
+    { method: 'DELETE', operationId: 'deleteCustomer', parameters: 'querystring' },
+    { method: 'GET', operationId: 'deleteCustomerViaGet', parameters: 'querystring' },
+    { method: 'POST', operationId: 'deleteCustomerViaPost', parameters: 'body' },
+  ] as const
+  for (const { method, operationId, parameters } of deletions) {
+    app.route({
+      method,
+      url: '/api/delete/customer',
+      schema: {
+        operationId,
+        tags,
+        summary: `Delete a customer (${method})`,
+        description:
+          'Deletes the customer with `id`, together with their feedback and tickets. Refused with 409 ' +
+          'while products are assigned to the customer: unassign or delete those first.' +
+          (parameters === 'querystring' ? ' `id` comes in the query string or in a JSON body.' : ''),
+        [parameters]: CustomerIdSchema,
+        response: {
+          200: { ...Type.Ref(DeletedSchema), description: 'The id of the deleted customer.' },
+          ...problemResponses({
+            404: 'No customer has this `id`.',
+            409: 'Products are still assigned to the customer; the detail says how many.',
+          }),
+        },
+      },
+      handler: async (request) => {
+        const { id } = (parameters === 'body' ? request.body : request.query) as Static<typeof CustomerIdSchema>
+        return { deleted: await deleteCustomer(app.db, id) }
+      },
+    })
+  }
+}
+
+export default customers

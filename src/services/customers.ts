@@ -1,0 +1,135 @@
+// Customer queries. Each takes the database (or a transaction) first; transactions start here.
+import type { ExpressionBuilder } from 'kysely'
+import type { Page } from '../../schemas/common.js'
+import type { CreateCustomer, Customer, UpdateCustomer } from '../../schemas/customer.js'
+import type { CustomerRow, CustomerRowUpdate, Database, NewCustomerRow } from '../../schemas/database.js'
+import { type Db, isUniqueViolation } from '../db/connect.js'
+import { conflict, notFound } from '../errors.js'
+import { centsToAmount, foldCase, now } from './values.js'
+
+/** The sum of the prices, in cents, of the products assigned to the customer of the outer row. */
+const revenueCents = (eb: ExpressionBuilder<Database, 'customers'>) =>
+  eb
+    .selectFrom('products')
+    .whereRef('products.customerid', '=', 'customers.id')
+    .select((sub) => sub.fn.coalesce(sub.fn.sum<number>('products.price_cents'), sub.lit(0)).as('total'))
+    .as('revenue_cents')
+
+const selectCustomers = (db: Db) => db.selectFrom('customers').selectAll('customers').select(revenueCents)
+
+function toCustomer(row: CustomerRow & { revenue_cents: number | string | bigint | null }): Customer {
+  return {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    address: row.address,
+    phone: row.phone,
+    optphone: row.optphone === 1,
+    optemail: row.optemail === 1,
+    optchat: row.optchat === 1,
+    status: row.status,
+    revenue: centsToAmount(Number(row.revenue_cents ?? 0)),
+    created: row.created,
+    updated: row.updated,
+  }
+}
+
+const flag = (value: boolean | undefined) => (value ? 1 : 0)
+
+/** The stored form of the attributes an update sets: flags as 0/1, with the case-folded lookup keys. */
+function toColumns(attributes: Omit<UpdateCustomer, 'id'>): CustomerRowUpdate {
+  const { optphone, optemail, optchat, ...text } = attributes
+  const columns: CustomerRowUpdate = { ...text }
+  if (optphone !== undefined) columns.optphone = flag(optphone)
+  if (optemail !== undefined) columns.optemail = flag(optemail)
+  if (optchat !== undefined) columns.optchat = flag(optchat)
+  if (text.name !== undefined) columns.name_key = foldCase(text.name)
+  if (text.email !== undefined) columns.email_key = foldCase(text.email)
+  return columns
+}
+
+function duplicateEmail(email: string) {
+  return conflict(`A customer with the e-mail address ${email} already exists (e-mail addresses ignore case).`)
+}
+
+export async function getCustomer(db: Db, id: number): Promise<Customer> {
+  const row = await selectCustomers(db).where('customers.id', '=', id).executeTakeFirst()
+  if (!row) throw notFound(`Customer ${id}`)
+  return toCustomer(row)
+}
+
+export async function findCustomersByName(db: Db, name: string, page: Page): Promise<Customer[]> {
+  const rows = await selectCustomers(db)
+    .where('customers.name_key', '=', foldCase(name))
+    .orderBy('customers.id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute()
+  return rows.map(toCustomer)
+}
+
+export async function createCustomer(db: Db, input: CreateCustomer): Promise<Customer> {
+  const time = now()
+  const row: NewCustomerRow = {
+    name: input.name,
+    name_key: foldCase(input.name),
+    email: input.email,
+    email_key: foldCase(input.email),
+    address: input.address,
+    phone: input.phone ?? null,
+    optphone: flag(input.optphone),
+    optemail: flag(input.optemail),
+    optchat: flag(input.optchat),
+    status: input.status,
+    created: time,
+    updated: time,
+  }
+  try {
+    const stored = await db.insertInto('customers').values(row).returningAll().executeTakeFirstOrThrow()
+    return toCustomer({ ...stored, revenue_cents: 0 })
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicateEmail(input.email)
+    throw error
+  }
+}
+
+/** Applies every attribute given, together, and returns the whole updated record. */
+export async function updateCustomer(db: Db, { id, ...attributes }: UpdateCustomer): Promise<Customer> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('customers')
+        .set({ ...toColumns(attributes), updated: now() })
+        .where('id', '=', id)
+        .executeTakeFirst()
+      if (result.numUpdatedRows === 0n) throw notFound(`Customer ${id}`)
+      return getCustomer(trx, id)
+    })
+  } catch (error) {
+    if (isUniqueViolation(error)) throw duplicateEmail(attributes.email ?? '')
+    throw error
+  }
+}
+
+/**
+ * Deletes a customer with their feedback and tickets (the foreign keys cascade). Refused while
+ * products are assigned to them: those are unassigned or deleted first, on purpose.
+ */
+export async function deleteCustomer(db: Db, id: number): Promise<number[]> {
+  return db.transaction().execute(async (trx) => {
+    const customer = await trx.selectFrom('customers').select('id').where('id', '=', id).executeTakeFirst()
+    if (!customer) throw notFound(`Customer ${id}`)
+    const { count } = await trx
+      .selectFrom('products')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('customerid', '=', id)
+      .executeTakeFirstOrThrow()
+    const products = Number(count)
+    if (products > 0) {
+      const owned = products === 1 ? '1 product' : `${products} products`
+      throw conflict(`Customer ${id} still has ${owned} assigned; unassign or delete them first.`)
+    }
+    await trx.deleteFrom('customers').where('id', '=', id).execute()
+    return [id]
+  })
+}
