@@ -27,12 +27,14 @@ const Phone = Nullable(
   Type.String({ minLength: 1, maxLength: 40, description: 'Phone number, or null.', examples: ['+44 20 7946 0958'] }),
 )
 
+// No `default` here: validation would fill it in on updates too, and reset the flags a client left out.
 const consent = (channel: string) =>
   Type.Boolean({
-    default: false,
     description: `Whether the customer agreed to be contacted by ${channel}. "true" and "false" are accepted too.`,
     examples: [false],
   })
+/** An optional consent flag that is false when not given. */
+const optional = <T extends ReturnType<typeof consent>>(schema: T) => Type.Optional({ ...schema, default: false })
 
 export const CustomerStatus = StringEnum(['active', 'inactive', 'suspended'], {
   description: 'Account status.',
@@ -74,9 +76,9 @@ export const CreateCustomerSchema = Type.Object(
     email: attributes.email,
     address: attributes.address,
     phone: Type.Optional(attributes.phone),
-    optphone: Type.Optional(attributes.optphone),
-    optemail: Type.Optional(attributes.optemail),
-    optchat: Type.Optional(attributes.optchat),
+    optphone: optional(attributes.optphone),
+    optemail: optional(attributes.optemail),
+    optchat: optional(attributes.optchat),
     status: attributes.status,
   },
   {

@@ -25,11 +25,15 @@ export class ConfigError extends Error {
 /** Reads the configuration from `env`; an unset or empty variable takes its default. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const given: Record<string, string> = {}
-  for (const key of Object.keys(ConfigSchema.properties)) {
+  const config: Record<string, unknown> = {}
+  for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
     const value = env[key]
-    if (value !== undefined && value !== '') given[key] = value
+    if (value === undefined || value === '') continue
+    given[key] = value
+    // Only whole numbers are read as integers: "80.5" or "8e3" must not become a port by rounding.
+    config[key] = schema.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value
   }
-  const config = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, given))
+  Value.Default(ConfigSchema, config)
   const problems = [...Value.Errors(ConfigSchema, config)].map(
     (error) => `${error.path.slice(1)}=${JSON.stringify(given[error.path.slice(1)])}: ${error.message}`,
   )

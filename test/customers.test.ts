@@ -1,0 +1,450 @@
+// The customer endpoints, rule by rule: status, body, and what is stored afterwards.
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { build, client, newCustomer, problemOf, type TestApp } from './helper.js'
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+const storedCustomers = (app: TestApp) => app.db.selectFrom('customers').selectAll().orderBy('id').execute()
+
+/** A product row straight into the table, for the rules that depend on products. */
+async function insertProduct(app: TestApp, customerid: number | null, priceCents: number) {
+  const time = new Date().toISOString()
+  const { id } = await app.db
+    .insertInto('products')
+    .values({
+      name: 'Kettle',
+      name_key: 'kettle',
+      price_cents: priceCents,
+      purchased: '2026-01-01',
+      warranty: 2,
+      customerid,
+      created: time,
+      updated: time,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return id
+}
+
+t.test('add a customer', async (t) => {
+  t.test('201 with the whole record, defaults filled in, and the row stored', async (t) => {
+    const app = await build(t)
+    const res = await client(app).post('/api/add/customer', newCustomer())
+    t.equal(res.status, 201)
+    t.match(res.headers['content-type'], /^application\/json/)
+    t.same(Object.keys(res.body).sort(), [
+      'address', 'created', 'email', 'id', 'name', 'optchat', 'optemail', 'optphone', 'phone', 'revenue',
+      'status', 'updated',
+    ])
+    t.match(res.body, {
+      id: 1,
+      name: 'Ada Lovelace',
+      email: 'ada@example.com',
+      address: '12 St James Square, London',
+      phone: null,
+      optphone: false,
+      optemail: false,
+      optchat: false,
+      status: 'active',
+      revenue: 0,
+    })
+    t.match(res.body.created, ISO)
+    t.equal(res.body.updated, res.body.created)
+    t.match(await storedCustomers(app), [
+      {
+        id: 1,
+        name: 'Ada Lovelace',
+        name_key: 'ada lovelace',
+        email: 'ada@example.com',
+        email_key: 'ada@example.com',
+        phone: null,
+        optphone: 0,
+        optemail: 0,
+        optchat: 0,
+        status: 'active',
+        created: res.body.created,
+      },
+    ])
+  })
+
+  t.test('every optional field, with booleans as JSON booleans or as "true"/"false"', async (t) => {
+    const app = await build(t)
+    const res = await client(app).post(
+      '/api/add/customer',
+      newCustomer({ phone: '+44 20 7946 0958', optphone: true, optemail: 'true', optchat: 'false', status: 'suspended' }),
+    )
+    t.equal(res.status, 201)
+    t.match(res.body, { phone: '+44 20 7946 0958', optphone: true, optemail: true, optchat: false, status: 'suspended' })
+    t.match(await storedCustomers(app), [{ phone: '+44 20 7946 0958', optphone: 1, optemail: 1, optchat: 0 }])
+  })
+
+  t.test('timestamps are the time of the request, in UTC', async (t) => {
+    const app = await build(t)
+    const before = Date.now()
+    const first = await client(app).post('/api/add/customer', newCustomer())
+    await sleep(5)
+    const second = await client(app).post('/api/add/customer', newCustomer({ email: 'b@example.com' }))
+    t.ok(Date.parse(first.body.created) >= before - 1 && Date.parse(first.body.created) <= Date.now())
+    t.ok(Date.parse(second.body.created) > Date.parse(first.body.created), 'each record gets its own time')
+  })
+
+  t.test('400 naming each missing field; nothing stored', async (t) => {
+    const app = await build(t)
+    const res = await client(app).post('/api/add/customer', {})
+    t.equal(res.status, 400)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.match(res.body, problemOf(400))
+    t.same(
+      res.body.errors.map((e: { field: string }) => e.field).sort(),
+      ['address', 'email', 'name', 'status'],
+    )
+    t.ok(res.body.errors.every((e: { message: string }) => e.message === 'is required'))
+    t.match(res.body.detail, /4 invalid fields/)
+    t.same(await storedCustomers(app), [])
+  })
+
+  t.test('400 for each wrongly typed or invalid field, all named at once; nothing stored', async (t) => {
+    const app = await build(t)
+    const res = await client(app).post('/api/add/customer', {
+      name: 5,
+      email: 'not-an-address',
+      address: { street: 'x' },
+      phone: 123,
+      optphone: 1,
+      optemail: 'maybe',
+      optchat: null,
+      status: 'gone',
+    })
+    t.equal(res.status, 400)
+    const byField = Object.fromEntries(res.body.errors.map((e: { field: string; message: string }) => [e.field, e.message]))
+    t.match(byField, {
+      name: 'must be string',
+      email: /format "email"/,
+      address: 'must be string',
+      phone: /must be string,null/,
+      optphone: 'must be boolean',
+      optemail: 'must be boolean',
+      optchat: 'must be boolean',
+      status: /allowed values: active, inactive, suspended/,
+    })
+    t.same(await storedCustomers(app), [])
+  })
+
+  t.test('null is not a value for a required field', async (t) => {
+    const app = await build(t)
+    const res = await client(app).post('/api/add/customer', newCustomer({ name: null }))
+    t.equal(res.status, 400)
+    t.same(res.body.errors, [{ field: 'name', message: 'must be string' }])
+    t.same(await storedCustomers(app), [])
+  })
+
+  t.test('empty and over-long strings are refused', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const empty = await api.post('/api/add/customer', newCustomer({ name: '' }))
+    t.equal(empty.status, 400)
+    t.same(empty.body.errors, [{ field: 'name', message: 'must NOT have fewer than 1 characters' }])
+    const long = await api.post('/api/add/customer', newCustomer({ address: 'x'.repeat(501) }))
+    t.equal(long.status, 400)
+    t.same(long.body.errors, [{ field: 'address', message: 'must NOT have more than 500 characters' }])
+    t.same(await storedCustomers(app), [])
+  })
+
+  t.test('an unknown field is refused by name, not dropped', async (t) => {
+    const app = await build(t)
+    const { emial, ...rest } = { ...newCustomer(), emial: 'ada@example.com' }
+    const res = await client(app).post('/api/add/customer', { ...rest, emial })
+    t.equal(res.status, 400)
+    t.same(res.body.errors, [{ field: 'emial', message: 'is not a known field' }])
+    t.same(await storedCustomers(app), [])
+  })
+
+  t.test('409 for an e-mail address already used, in any case; the first customer stays as it was', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    t.equal((await api.post('/api/add/customer', newCustomer())).status, 201)
+    const res = await api.post('/api/add/customer', newCustomer({ name: 'Someone Else', email: 'ADA@Example.COM' }))
+    t.equal(res.status, 409)
+    t.match(res.body, { ...problemOf(409), detail: /ADA@Example\.COM already exists/ })
+    t.match(await storedCustomers(app), [{ id: 1, name: 'Ada Lovelace', email: 'ada@example.com' }])
+    t.equal((await storedCustomers(app)).length, 1)
+  })
+
+  t.test('a body that is not an object', async (t) => {
+    const app = await build(t)
+    const res = await client(app).post('/api/add/customer', [newCustomer()])
+    t.equal(res.status, 400)
+    t.same(res.body.errors, [{ field: 'body', message: 'must be object' }])
+  })
+})
+
+t.test('get a customer', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const ada = (await api.post('/api/add/customer', newCustomer())).body
+  const elodie = (await api.post('/api/add/customer', newCustomer({ name: 'Élodie Martin', email: 'e@example.com' })))
+    .body
+  const ada2 = (await api.post('/api/add/customer', newCustomer({ name: 'ADA LOVELACE', email: 'a2@example.com' })))
+    .body
+
+  t.test('by id, in the query string or in a JSON body, as a number or a string', async (t) => {
+    t.same((await api.get('/api/get/customer', { query: { id: ada.id } })).body, ada)
+    t.same((await api.get('/api/get/customer', { body: { id: elodie.id } })).body, elodie)
+    t.same((await api.get('/api/get/customer', { body: { id: String(elodie.id) } })).body, elodie)
+    const res = await api.get('/api/get/customer', { query: { id: '3' } })
+    t.equal(res.status, 200)
+    t.same(res.body, ada2)
+  })
+
+  t.test('404 for an id nobody has', async (t) => {
+    const res = await api.get('/api/get/customer', { query: { id: 99 } })
+    t.equal(res.status, 404)
+    t.match(res.body, { ...problemOf(404), title: 'Not Found', detail: 'Customer 99 does not exist.' })
+  })
+
+  t.test('400 for an id that is not a positive whole number', async (t) => {
+    for (const id of ['abc', '0', '-1', '1.5', '', '05']) {
+      const res = await api.get('/api/get/customer', { query: { id } })
+      t.equal(res.status, 400, `id=${JSON.stringify(id)}`)
+      t.equal(res.body.errors[0].field, 'id')
+    }
+    for (const id of [true, null, [1], { id: 1 }, 1.5]) {
+      const res = await api.get('/api/get/customer', { body: { id } })
+      t.equal(res.status, 400, `body id ${JSON.stringify(id)}`)
+      t.equal(res.body.errors[0].field, 'id')
+    }
+  })
+
+  t.test('by name, ignoring case (also outside ASCII), in id order', async (t) => {
+    t.same((await api.get('/api/get/customer', { query: { name: 'ada lovelace' } })).body, [ada, ada2])
+    t.same((await api.get('/api/get/customer', { body: { name: 'ÉLODIE MARTIN' } })).body, [elodie])
+    const none = await api.get('/api/get/customer', { query: { name: 'Nobody' } })
+    t.equal(none.status, 200)
+    t.same(none.body, [])
+  })
+
+  t.test('lists are paged by limit and offset', async (t) => {
+    t.same((await api.get('/api/get/customer', { query: { name: 'Ada Lovelace', limit: 1 } })).body, [ada])
+    t.same((await api.get('/api/get/customer', { body: { name: 'Ada Lovelace', limit: 1, offset: 1 } })).body, [ada2])
+    t.same((await api.get('/api/get/customer', { query: { name: 'Ada Lovelace', offset: 2 } })).body, [])
+    for (const query of [{ limit: 0 }, { limit: 1001 }, { offset: -1 }] as Record<string, number>[]) {
+      const res = await api.get('/api/get/customer', { query: { name: 'Ada Lovelace', ...query } })
+      t.equal(res.status, 400, JSON.stringify(query))
+      t.equal(res.body.errors[0].field, Object.keys(query)[0])
+    }
+    t.equal((await api.get('/api/get/customer', { query: { name: 'Ada Lovelace', limit: 1000 } })).status, 200)
+  })
+
+  t.test('400 with neither id nor name, with both, or with an unknown parameter', async (t) => {
+    const neither = await api.get('/api/get/customer')
+    t.equal(neither.status, 400)
+    t.same(neither.body.errors, [{ field: 'id', message: 'or name is required' }])
+    const both = await api.get('/api/get/customer', { query: { id: 1, name: 'Ada Lovelace' } })
+    t.equal(both.status, 400)
+    t.same(both.body.errors, [{ field: 'id', message: 'and name cannot be given together' }])
+    const unknown = await api.get('/api/get/customer', { query: { id: 1, email: 'ada@example.com' } })
+    t.equal(unknown.status, 400)
+    t.same(unknown.body.errors, [{ field: 'email', message: 'is not a known field' }])
+  })
+})
+
+t.test('update a customer', async (t) => {
+  t.test('every attribute given is applied, together; updated moves, created stays', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ada = (await api.post('/api/add/customer', newCustomer())).body
+    await sleep(5)
+    const changes = {
+      name: 'Augusta Ada King',
+      email: 'augusta@example.com',
+      address: 'Ockham Park, Surrey',
+      phone: '01483 000000',
+      status: 'inactive',
+      optphone: true,
+      optemail: 'true',
+      optchat: true,
+    }
+    const res = await api.post('/api/update/customer', { id: String(ada.id), ...changes })
+    t.equal(res.status, 200)
+    t.match(res.body, { ...changes, optemail: true, id: ada.id, created: ada.created, revenue: 0 })
+    t.ok(Date.parse(res.body.updated) > Date.parse(ada.updated), 'updated is later')
+    t.same((await api.get('/api/get/customer', { query: { id: ada.id } })).body, res.body)
+    t.match(await storedCustomers(app), [
+      { name_key: 'augusta ada king', email_key: 'augusta@example.com', optphone: 1, optemail: 1, optchat: 1 },
+    ])
+    t.same((await api.get('/api/get/customer', { query: { name: 'augusta ada king' } })).body, [res.body])
+    t.same((await api.get('/api/get/customer', { query: { name: 'Ada Lovelace' } })).body, [])
+  })
+
+  t.test('one attribute leaves the others as they were; phone can be cleared with null', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ada = (await api.post('/api/add/customer', newCustomer({ phone: '123', optchat: true }))).body
+    const res = await api.post('/api/update/customer', { id: ada.id, phone: null })
+    t.equal(res.status, 200)
+    t.same({ ...res.body, updated: ada.updated }, { ...ada, phone: null })
+  })
+
+  t.test('400 when no attribute is given; nothing changes', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ada = (await api.post('/api/add/customer', newCustomer())).body
+    const res = await api.post('/api/update/customer', { id: ada.id })
+    t.equal(res.status, 400)
+    t.same(res.body.errors, [{ field: 'body', message: 'must set at least one attribute besides id' }])
+    t.same((await api.get('/api/get/customer', { query: { id: ada.id } })).body, ada)
+  })
+
+  t.test('400 for a bad value or an unknown field; nothing changes, not even the valid fields', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ada = (await api.post('/api/add/customer', newCustomer())).body
+    const bad = await api.post('/api/update/customer', { id: ada.id, name: 'New Name', email: 'nope' })
+    t.equal(bad.status, 400)
+    t.same(bad.body.errors, [{ field: 'email', message: 'must match format "email"' }])
+    const unknown = await api.post('/api/update/customer', { id: ada.id, name: 'New Name', revenue: 5 })
+    t.equal(unknown.status, 400)
+    t.same(unknown.body.errors, [{ field: 'revenue', message: 'is not a known field' }])
+    const missingId = await api.post('/api/update/customer', { name: 'New Name' })
+    t.equal(missingId.status, 400)
+    t.same(missingId.body.errors, [{ field: 'id', message: 'is required' }])
+    t.same((await api.get('/api/get/customer', { query: { id: ada.id } })).body, ada)
+  })
+
+  t.test('404 for an unknown id; nothing is created', async (t) => {
+    const app = await build(t)
+    const res = await client(app).post('/api/update/customer', { id: 7, name: 'Nobody' })
+    t.equal(res.status, 404)
+    t.match(res.body, { ...problemOf(404), detail: 'Customer 7 does not exist.' })
+    t.same(await storedCustomers(app), [])
+  })
+
+  t.test("409 for another customer's e-mail address in any case; the whole update is refused", async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    await api.post('/api/add/customer', newCustomer())
+    const grace = (await api.post('/api/add/customer', newCustomer({ name: 'Grace', email: 'grace@example.com' }))).body
+    const res = await api.post('/api/update/customer', { id: grace.id, status: 'inactive', email: 'ADA@example.com' })
+    t.equal(res.status, 409)
+    t.match(res.body, { ...problemOf(409), detail: /ADA@example\.com already exists/ })
+    t.same((await api.get('/api/get/customer', { query: { id: grace.id } })).body, grace)
+  })
+
+  t.test('a customer may change the case of their own e-mail address', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ada = (await api.post('/api/add/customer', newCustomer())).body
+    const res = await api.post('/api/update/customer', { id: ada.id, email: 'Ada@Example.com' })
+    t.equal(res.status, 200)
+    t.equal(res.body.email, 'Ada@Example.com')
+  })
+})
+
+t.test('delete a customer', async (t) => {
+  t.test('with GET (query or body), POST and DELETE (query or body): 200 and the record is gone', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ids: number[] = []
+    for (let i = 0; i < 5; i++) {
+      ids.push((await api.post('/api/add/customer', newCustomer({ email: `c${i}@example.com` }))).body.id)
+    }
+    const calls = [
+      () => api.get('/api/delete/customer', { query: { id: ids[0]! } }),
+      () => api.get('/api/delete/customer', { body: { id: String(ids[1]) } }),
+      () => api.post('/api/delete/customer', { id: ids[2] }),
+      () => api.delete('/api/delete/customer', { query: { id: ids[3]! } }),
+      () => api.delete('/api/delete/customer', { body: { id: ids[4] } }),
+    ]
+    for (const [i, call] of calls.entries()) {
+      const res = await call()
+      t.equal(res.status, 200)
+      t.same(res.body, { deleted: [ids[i]] })
+      t.equal((await api.get('/api/get/customer', { query: { id: ids[i]! } })).status, 404)
+    }
+    t.same(await storedCustomers(app), [])
+  })
+
+  t.test('404 for an unknown id, 400 without an id; nothing is deleted', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    await api.post('/api/add/customer', newCustomer())
+    const unknown = await api.get('/api/delete/customer', { query: { id: 42 } })
+    t.equal(unknown.status, 404)
+    t.match(unknown.body, { ...problemOf(404), detail: 'Customer 42 does not exist.' })
+    const missing = await api.post('/api/delete/customer', {})
+    t.equal(missing.status, 400)
+    t.same(missing.body.errors, [{ field: 'id', message: 'is required' }])
+    t.equal((await storedCustomers(app)).length, 1)
+  })
+
+  t.test('409 while products are assigned, saying how many; allowed once they are gone', async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ada = (await api.post('/api/add/customer', newCustomer())).body
+    const first = await insertProduct(app, ada.id, 1000)
+    await insertProduct(app, ada.id, 2000)
+    const refused = await api.get('/api/delete/customer', { body: { id: ada.id } })
+    t.equal(refused.status, 409)
+    t.match(refused.body, { ...problemOf(409), title: 'Conflict', detail: /still has 2 products assigned/ })
+    t.equal((await storedCustomers(app)).length, 1)
+
+    await app.db.deleteFrom('products').where('id', '=', first).execute()
+    const stillOne = await api.delete('/api/delete/customer', { query: { id: ada.id } })
+    t.equal(stillOne.status, 409)
+    t.match(stillOne.body.detail, /still has 1 product assigned/)
+
+    await app.db.updateTable('products').set({ customerid: null }).execute()
+    const done = await api.post('/api/delete/customer', { id: ada.id })
+    t.equal(done.status, 200)
+    t.same(done.body, { deleted: [ada.id] })
+    t.equal((await app.db.selectFrom('products').selectAll().execute()).length, 1, 'the unassigned product stays')
+  })
+
+  t.test("the customer's feedback and tickets go with them; other customers' stay", async (t) => {
+    const app = await build(t)
+    const api = client(app)
+    const ada = (await api.post('/api/add/customer', newCustomer())).body
+    const grace = (await api.post('/api/add/customer', newCustomer({ email: 'grace@example.com' }))).body
+    const productid = await insertProduct(app, null, 500)
+    const time = new Date().toISOString()
+    for (const customerid of [ada.id, grace.id]) {
+      await app.db.insertInto('feedback').values({ customerid, heading: 'h', body: 'b', nps: 9, created: time }).execute()
+      await app.db
+        .insertInto('product_feedback')
+        .values({ customerid, productid, heading: 'h', body: 'b', nps: null, created: time })
+        .execute()
+      await app.db
+        .insertInto('customer_requests')
+        .values({ customerid, request: 'help', resolved: 0, resolution: null, opened: time, closed: null })
+        .execute()
+    }
+    t.equal((await api.post('/api/delete/customer', { id: ada.id })).status, 200)
+    for (const table of ['feedback', 'product_feedback', 'customer_requests'] as const) {
+      t.same(
+        (await app.db.selectFrom(table).select('customerid').execute()).map((row) => row.customerid),
+        [grace.id],
+        table,
+      )
+    }
+  })
+})
+
+t.test("revenue is the exact sum of the prices of the customer's products", async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const ada = (await api.post('/api/add/customer', newCustomer())).body
+  const grace = (await api.post('/api/add/customer', newCustomer({ email: 'grace@example.com' }))).body
+  await insertProduct(app, ada.id, 10)
+  await insertProduct(app, ada.id, 20)
+  await insertProduct(app, grace.id, 99999)
+  await insertProduct(app, null, 12345)
+  t.equal((await api.get('/api/get/customer', { query: { id: ada.id } })).body.revenue, 0.3)
+  t.equal((await api.get('/api/get/customer', { query: { id: grace.id } })).body.revenue, 999.99)
+  t.same(
+    (await api.get('/api/get/customer', { query: { name: 'ada lovelace' } })).body.map((c: { revenue: number }) => c.revenue),
+    [0.3, 999.99],
+  )
+  const updated = await api.post('/api/update/customer', { id: ada.id, status: 'inactive' })
+  t.equal(updated.body.revenue, 0.3)
+})

@@ -1,0 +1,150 @@
+// The error model: every failure is problem+json, with clear words and nothing internal.
+import t from 'tap'
+import { JSON_BODY_LIMIT } from '../src/app.js'
+import { build, client, newCustomer, problemOf } from './helper.js'
+
+const PROBLEM = /^application\/problem\+json/
+
+t.test('malformed JSON is 400 and stores nothing', async (t) => {
+  const app = await build(t)
+  const res = await client(app).post('/api/add/customer', undefined, { payload: '{"name": "Ada",' })
+  t.equal(res.status, 400)
+  t.match(res.headers['content-type'], PROBLEM)
+  t.same(res.body, {
+    type: 'about:blank',
+    title: 'Bad Request',
+    status: 400,
+    detail: 'The request body is not valid JSON.',
+  })
+  t.same(await app.db.selectFrom('customers').selectAll().execute(), [])
+})
+
+t.test('an empty JSON body on POST is 400', async (t) => {
+  const app = await build(t)
+  const res = await client(app).post('/api/add/customer', undefined, { payload: '' })
+  t.equal(res.status, 400)
+  t.match(res.body, { ...problemOf(400), detail: /empty/ })
+})
+
+t.test('a JSON body with __proto__ is refused', async (t) => {
+  const app = await build(t)
+  const payload = JSON.stringify(newCustomer()).replace('{', '{"__proto__": {"status": "active"},')
+  const res = await client(app).post('/api/add/customer', undefined, { payload })
+  t.equal(res.status, 400)
+  t.match(res.headers['content-type'], PROBLEM)
+  t.same(await app.db.selectFrom('customers').selectAll().execute(), [])
+})
+
+t.test('a body over the limit is 413 and stores nothing', async (t) => {
+  const app = await build(t)
+  const body = newCustomer({ address: 'x'.repeat(JSON_BODY_LIMIT) })
+  const res = await client(app).post('/api/add/customer', body)
+  t.equal(res.status, 413)
+  t.match(res.headers['content-type'], PROBLEM)
+  t.same(res.body, {
+    type: 'about:blank',
+    title: 'Payload Too Large',
+    status: 413,
+    detail: `The request body is larger than the limit of ${JSON_BODY_LIMIT} bytes.`,
+  })
+  t.same(await app.db.selectFrom('customers').selectAll().execute(), [])
+  const get = await client(app).get('/api/get/customer', { body: { name: 'x'.repeat(JSON_BODY_LIMIT) } })
+  t.equal(get.status, 413, 'a GET body has the same limit')
+})
+
+t.test('a body that is not JSON is 415', async (t) => {
+  const app = await build(t)
+  const res = await client(app).post('/api/add/customer', undefined, {
+    payload: 'name=Ada',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  t.equal(res.status, 415)
+  t.match(res.headers['content-type'], PROBLEM)
+  t.match(res.body, {
+    ...problemOf(415),
+    title: 'Unsupported Media Type',
+    detail: /application\/x-www-form-urlencoded\) is not supported; send application\/json/,
+  })
+})
+
+t.test('an unknown route is 404 problem+json', async (t) => {
+  const app = await build(t)
+  const res = await client(app).get('/api/get/customers?id=1')
+  t.equal(res.status, 404)
+  t.match(res.headers['content-type'], PROBLEM)
+  t.same(res.body, {
+    type: 'about:blank',
+    title: 'Not Found',
+    status: 404,
+    detail: 'No route matches GET /api/get/customers.',
+  })
+  const wrongMethod = await client(app).post('/api/get/customer', { id: 1 })
+  t.equal(wrongMethod.status, 404)
+  t.match(wrongMethod.body.detail, 'No route matches POST /api/get/customer.')
+})
+
+t.test('a 500 shows nothing internal and is logged with the request id', async (t) => {
+  const app = await build(t)
+  await app.db.destroy()
+  const res = await client(app).get('/api/get/customer', { query: { id: 1 } })
+  t.equal(res.status, 500)
+  t.match(res.headers['content-type'], PROBLEM)
+  const logged = app.logs().find((line) => line.level === 50)
+  t.ok(logged, 'an error line is logged')
+  t.match(logged, { msg: 'request failed', reqId: String, err: { message: String, stack: String } })
+  t.same(res.body, {
+    type: 'about:blank',
+    title: 'Internal Server Error',
+    status: 500,
+    detail: `An unexpected error occurred. It has been logged with request id ${logged!.reqId}.`,
+  })
+  t.notMatch(res.text, /select|sqlite|driver|at .*\.js/i, 'no SQL, driver message or stack trace')
+})
+
+t.test('GET parameters from the query string or a JSON body, through one mechanism', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const ada = (await api.post('/api/add/customer', newCustomer())).body
+
+  t.test('a JSON body that is not an object is 400', async (t) => {
+    for (const payload of ['[1]', '"id"', '5']) {
+      const res = await api.get('/api/get/customer', { payload })
+      t.equal(res.status, 400, payload)
+      t.same(res.body.errors, [{ field: 'body', message: 'must be a JSON object' }])
+    }
+  })
+
+  t.test('a name given in both places is 400', async (t) => {
+    const res = await api.get('/api/get/customer', { query: { id: ada.id }, body: { id: ada.id } })
+    t.equal(res.status, 400)
+    t.same(res.body.errors, [{ field: 'id', message: 'is given both in the query string and in the body' }])
+  })
+
+  t.test('query string and body parameters combine', async (t) => {
+    const res = await api.get('/api/get/customer', { query: { name: 'ada lovelace' }, body: { limit: 1 } })
+    t.equal(res.status, 200)
+    t.same(res.body, [ada])
+  })
+
+  t.test('an empty body with a JSON Content-Type is no body on GET and DELETE', async (t) => {
+    const res = await api.get('/api/get/customer', { query: { id: ada.id }, payload: '' })
+    t.equal(res.status, 200)
+    t.same(res.body, ada)
+    const del = await api.delete('/api/delete/customer', { query: { id: 999 }, payload: '' })
+    t.equal(del.status, 404)
+  })
+
+  t.test('a GET body with another Content-Type is 415', async (t) => {
+    const res = await api.get('/api/get/customer', {
+      payload: 'id=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    t.equal(res.status, 415)
+  })
+
+  t.test('malformed JSON in a GET body is 400', async (t) => {
+    const res = await api.get('/api/get/customer', { payload: '{"id": 1' })
+    t.equal(res.status, 400)
+    t.equal(res.body.detail, 'The request body is not valid JSON.')
+  })
+})

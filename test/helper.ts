@@ -1,0 +1,72 @@
+// Test helpers: an app exactly as production builds it, on a fresh in-memory database, and a small client.
+import { PassThrough } from 'node:stream'
+import type { Test } from 'tap'
+import { type App, buildApp } from '../src/app.js'
+
+export type TestApp = App & { logs: () => Array<Record<string, unknown>> }
+
+/** Builds the app on a fresh `:memory:` database, closed when the test ends; log lines are kept for reading. */
+export async function build(t: Test): Promise<TestApp> {
+  const stream = new PassThrough()
+  const lines: string[] = []
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)))
+  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'info' }, logStream: stream })
+  t.teardown(() => app.close())
+  await app.ready()
+  return Object.assign(app, { logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) })
+}
+
+export type Reply = { status: number; headers: Record<string, unknown>; body: any; text: string }
+
+type Call = {
+  query?: Record<string, string | number | boolean>
+  body?: unknown
+  /** A raw body, sent as is (with the JSON content type unless `headers` says otherwise). */
+  payload?: string
+  headers?: Record<string, string>
+}
+
+/**
+ * A client for the app: `body` is sent as JSON, `query` as a query string, and `headers` (such as
+ * credentials) are added to every request when given to `client` and to one request when given to a call.
+ */
+export function client(app: App, headers: Record<string, string> = {}) {
+  const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, options: Call = {}): Promise<Reply> => {
+    const hasBody = options.body !== undefined || options.payload !== undefined
+    const response = await app.inject({
+      method,
+      url,
+      query: options.query && Object.fromEntries(Object.entries(options.query).map(([k, v]) => [k, String(v)])),
+      headers: { ...(hasBody && { 'content-type': 'application/json' }), ...headers, ...options.headers },
+      ...(hasBody && { payload: options.payload ?? JSON.stringify(options.body) }),
+    })
+    const text = response.body
+    const type = String(response.headers['content-type'] ?? '')
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: type.includes('json') && text !== '' ? JSON.parse(text) : text,
+      text,
+    }
+  }
+  return {
+    get: (url: string, options?: Call) => call('GET', url, options),
+    post: (url: string, body?: unknown, options?: Call) => call('POST', url, { ...options, body }),
+    delete: (url: string, options?: Call) => call('DELETE', url, options),
+    call,
+  }
+}
+
+export type Client = ReturnType<typeof client>
+
+/** A valid new customer; `overrides` change or add fields. */
+export const newCustomer = (overrides: Record<string, unknown> = {}) => ({
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  address: '12 St James Square, London',
+  status: 'active',
+  ...overrides,
+})
+
+/** The problem+json every failure answers with, for comparing with `t.match`. */
+export const problemOf = (status: number) => ({ type: 'about:blank', status, title: String, detail: String })

@@ -1,0 +1,90 @@
+// The OpenAPI document: served, committed, and complete for every operation.
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import pkg from '../package.json' with { type: 'json' }
+import { build, client } from './helper.js'
+
+type Operation = {
+  operationId?: string
+  tags?: string[]
+  summary?: string
+  description?: string
+  parameters?: Array<{ in: string; name: string; example?: unknown }>
+  requestBody?: { content: Record<string, { schema: unknown; example?: unknown }> }
+  responses: Record<string, { description: string; content?: Record<string, { schema: Record<string, unknown> }> }>
+}
+
+t.test('the committed openapi.json is what the app serves (run `npm run openapi` when this fails)', async (t) => {
+  const app = await build(t)
+  const res = await client(app).get('/openapi.json')
+  t.equal(res.status, 200)
+  const committed = JSON.parse(readFileSync(new URL('../openapi.json', import.meta.url), 'utf8'))
+  t.same(res.body, committed)
+})
+
+t.test('every operation is documented completely', async (t) => {
+  const app = await build(t)
+  const document = (await client(app).get('/openapi.json')).body
+  t.equal(document.openapi, '3.1.0')
+  t.match(document.info, { title: 'CRM API', version: pkg.version, contact: { name: String } })
+  t.match(document.servers, [{ url: 'http://127.0.0.1:3000' }])
+  const tagNames = document.tags.map((tag: { name: string; description: string }) => {
+    t.ok(tag.description, `tag ${tag.name} has a description`)
+    return tag.name
+  })
+  t.match(document.components.schemas, { Customer: Object, Problem: Object, FieldError: Object, Deleted: Object })
+
+  const operationIds = new Set<string>()
+  for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      const name = `${method.toUpperCase()} ${path}`
+      t.match(operation.operationId, /^[a-z][a-zA-Z]+$/, `${name}: camelCase operationId`)
+      t.notOk(operationIds.has(operation.operationId!), `${name}: unique operationId`)
+      operationIds.add(operation.operationId!)
+      t.equal(operation.tags?.length, 1, `${name}: one tag`)
+      t.ok(tagNames.includes(operation.tags?.[0]), `${name}: a declared tag`)
+      t.ok(operation.summary, `${name}: summary`)
+      t.ok(operation.description, `${name}: description`)
+      for (const status of ['400', '413', '415', '500']) {
+        t.ok(operation.responses[status], `${name}: documents ${status}`)
+      }
+      for (const [status, response] of Object.entries(operation.responses)) {
+        t.ok(response.description, `${name} ${status}: description`)
+        if (Number(status) >= 400) {
+          t.same(
+            response.content,
+            { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+            `${name} ${status}: problem details`,
+          )
+        }
+      }
+      if (method === 'get' || method === 'delete') {
+        t.notOk(operation.requestBody, `${name}: parameters documented in the query`)
+        t.ok(operation.parameters?.length, `${name}: has query parameters`)
+        for (const parameter of operation.parameters ?? []) {
+          t.equal(parameter.in, 'query')
+          t.not(parameter.example, undefined, `${name} ${parameter.name}: example`)
+        }
+      } else {
+        const media = operation.requestBody?.content['application/json']
+        t.ok(media?.example, `${name}: request example`)
+      }
+    }
+  }
+  t.same(
+    [...operationIds].sort(),
+    ['addCustomer', 'deleteCustomer', 'deleteCustomerViaGet', 'deleteCustomerViaPost', 'getCustomer', 'updateCustomer'],
+  )
+})
+
+t.test('Swagger UI is served at /docs', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ url: '/docs/' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /text\/html/)
+  t.match(res.body, /swagger-ui/i)
+  const initializer = await app.inject({ url: '/docs/static/swagger-initializer.js' })
+  t.equal(initializer.statusCode, 200)
+  const served = await app.inject({ url: '/docs/json' })
+  t.same(served.json(), app.swagger(), 'Swagger UI reads the same document')
+})
