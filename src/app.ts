@@ -6,6 +6,7 @@ import type { Config } from './config.js'
 import db from './plugins/db.js'
 import errors from './plugins/errors.js'
 import getBody from './plugins/get-body.js'
+import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
 import customers from './routes/customers.js'
 import { ajvOptions, buildValidator } from './validation.js'
@@ -38,12 +39,16 @@ export async function buildApp(options: AppOptions) {
   app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })
 
   for (const schema of sharedSchemas) app.addSchema(schema)
+  await app.register(shutdown)
   await app.register(db, { url: options.config.DATABASE_URL })
   await app.register(openapi)
   await app.register(errors)
   await app.register(getBody)
 
-  await app.register(customers)
+  // Every endpoint group lives in this one context: the place where a request is admitted.
+  await app.register(async function api(api) {
+    await api.register(customers)
+  })
   return app
 }
 

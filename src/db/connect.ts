@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import { Kysely, SqliteAdapter, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import type { Database } from '../../schemas/database.js'
 
 export type Db = Kysely<Database>
@@ -59,9 +59,27 @@ export function openSqlite(filename: string): SQLite.Database {
   return sqlite
 }
 
+/**
+ * SQLite runs schema changes inside transactions, but Kysely's adapter does not claim so, and its
+ * migrator would then leave a failed migration half applied. Claiming it makes each run of the
+ * migrator one transaction: all pending migrations are applied, or none.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl() {
+    return true
+  }
+}
+
+class SqliteDialectWithTransactionalDdl extends SqliteDialect {
+  override createAdapter() {
+    return new TransactionalDdlSqliteAdapter()
+  }
+}
+
 export function connect(url: string): Db {
   const { filename } = parseDatabaseUrl(url)
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(openSqlite(filename)) }) })
+  const database = cachingStatements(openSqlite(filename))
+  return new Kysely<Database>({ dialect: new SqliteDialectWithTransactionalDdl({ database }) })
 }
 
 /** Whether a database error is a unique-constraint violation (SQLite or PostgreSQL). */

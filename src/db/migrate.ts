@@ -12,8 +12,9 @@ export async function migrateToLatest(db: Kysely<any>, folder = migrationFolder)
   const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: folder }) })
   const { error, results = [] } = await migrator.migrateToLatest()
   if (error) {
-    const failed = results.find((result) => result.status === 'Error')?.migrationName ?? 'unknown'
-    throw new Error(`Migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, {
+    const failed = results.find((result) => result.status === 'Error')?.migrationName
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new Error(failed ? `Migration ${failed} failed: ${reason}` : `Migrations could not run: ${reason}`, {
       cause: error,
     })
   }

@@ -1,0 +1,175 @@
+// The database layer: DATABASE_URL, SQLite settings, the statement cache and the migrations.
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import t from 'tap'
+import { cachingStatements, connect, openSqlite, parseDatabaseUrl } from '../src/db/connect.js'
+import { migrateToLatest, migrationFolder } from '../src/db/migrate.js'
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'crm-db-'))
+
+t.test('DATABASE_URL forms', async (t) => {
+  t.same(parseDatabaseUrl(':memory:'), { dialect: 'sqlite', filename: ':memory:' })
+  t.same(parseDatabaseUrl('data/crm.sqlite'), { dialect: 'sqlite', filename: 'data/crm.sqlite' })
+  t.same(parseDatabaseUrl('file:/var/lib/crm.db'), { dialect: 'sqlite', filename: '/var/lib/crm.db' })
+  t.same(parseDatabaseUrl('sqlite:///var/lib/crm.db'), { dialect: 'sqlite', filename: '/var/lib/crm.db' })
+  t.throws(() => parseDatabaseUrl('postgres://localhost/test'), /PostgreSQL is not supported yet/)
+  t.throws(() => parseDatabaseUrl('sqlite:'), /no file name/)
+})
+
+t.test('a SQLite file: created with its folder, WAL journal, foreign keys, busy timeout, full sync', async (t) => {
+  const filename = join(tempDir(), 'nested', 'crm.sqlite')
+  const sqlite = openSqlite(filename)
+  t.teardown(() => sqlite.close())
+  t.equal(sqlite.pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(sqlite.pragma('foreign_keys', { simple: true }), 1)
+  t.equal(sqlite.pragma('busy_timeout', { simple: true }), 5000)
+  t.equal(sqlite.pragma('synchronous', { simple: true }), 2)
+})
+
+t.test('the statement cache', async (t) => {
+  const sqlite = new SQLite(':memory:')
+  t.teardown(() => sqlite.close())
+  const db = cachingStatements(sqlite, 2)
+
+  t.test('hands back the statement already prepared for the same SQL', async (t) => {
+    const first = db.prepare('select 1 as one')
+    t.equal(db.prepare('select 1 as one'), first)
+    t.not(db.prepare('select 2 as two'), first)
+  })
+
+  t.test('prepares anew while the cached statement is still being iterated', async (t) => {
+    sqlite.exec('create table n (v integer); insert into n values (1), (2), (3)')
+    const reading = db.prepare('select v from n order by v')
+    const iterator = reading.iterate([]) as IterableIterator<{ v: number }>
+    t.same(iterator.next().value, { v: 1 })
+    const other = db.prepare('select v from n order by v')
+    t.not(other, reading, 'a busy statement is not shared')
+    t.same(other.all([]), [{ v: 1 }, { v: 2 }, { v: 3 }])
+    t.same([...iterator].map((row) => row.v), [2, 3], 'the first reader is undisturbed')
+  })
+
+  t.test('keeps at most its capacity, dropping the least recently used', async (t) => {
+    const a = db.prepare('select 10')
+    const b = db.prepare('select 11')
+    t.equal(db.prepare('select 10'), a, 'a is now the most recently used')
+    db.prepare('select 12')
+    t.equal(db.prepare('select 10'), a, 'a stayed')
+    t.not(db.prepare('select 11'), b, 'b was dropped and is prepared anew')
+  })
+
+  t.test('Kysely runs through it', async (t) => {
+    const kysely = new Kysely<{ n: { v: number } }>({
+      dialect: new SqliteDialect({ database: cachingStatements(new SQLite(':memory:')) }),
+    })
+    t.teardown(() => kysely.destroy())
+    await kysely.schema.createTable('n').addColumn('v', 'integer').execute()
+    await kysely.insertInto('n').values([{ v: 1 }, { v: 2 }]).execute()
+    for (let i = 0; i < 3; i++) {
+      t.same(await kysely.selectFrom('n').select('v').where('v', '>', 1).execute(), [{ v: 2 }])
+    }
+  })
+})
+
+t.test('migrations', async (t) => {
+  t.test('create the five tables, their keys and an index for every lookup; a second run does nothing', async (t) => {
+    const filename = join(tempDir(), 'crm.sqlite')
+    const db = connect(filename)
+    t.teardown(() => db.destroy())
+    const results = await migrateToLatest(db)
+    t.same(results.map((r) => [r.migrationName, r.status]), [['20261129_001_initial', 'Success']])
+    t.same(await migrateToLatest(db), [], 'nothing is pending')
+
+    const sqlite = new SQLite(filename, { readonly: true })
+    t.teardown(() => sqlite.close())
+    const names = (type: string) =>
+      (sqlite.prepare(`select name from sqlite_master where type = ? and name not like 'sqlite_%' and name not like 'kysely_%' order by name`).all(type) as { name: string }[]).map(
+        (row) => row.name,
+      )
+    t.same(names('table'), ['customer_requests', 'customers', 'feedback', 'product_feedback', 'products'])
+    t.same(names('index'), [
+      'customer_requests_customerid',
+      'customers_email_key',
+      'customers_name_key',
+      'feedback_customerid',
+      'product_feedback_customerid',
+      'product_feedback_productid',
+      'products_customerid',
+      'products_name_key',
+    ])
+    const unique = sqlite.prepare(`select "unique" from pragma_index_list('customers') where name = ?`).get('customers_email_key')
+    t.same(unique, { unique: 1 }, 'e-mail keys are unique')
+    const foreignKeys = (table: string) =>
+      sqlite.prepare(`select "table", "from", on_delete from pragma_foreign_key_list(?) order by "from"`).all(table)
+    t.same(foreignKeys('products'), [{ table: 'customers', from: 'customerid', on_delete: 'RESTRICT' }])
+    t.same(foreignKeys('feedback'), [{ table: 'customers', from: 'customerid', on_delete: 'CASCADE' }])
+    t.same(foreignKeys('product_feedback'), [
+      { table: 'customers', from: 'customerid', on_delete: 'CASCADE' },
+      { table: 'products', from: 'productid', on_delete: 'SET NULL' },
+    ])
+    t.same(foreignKeys('customer_requests'), [{ table: 'customers', from: 'customerid', on_delete: 'CASCADE' }])
+  })
+
+  t.test('the constraints hold in the database itself', async (t) => {
+    const db = connect(':memory:')
+    t.teardown(() => db.destroy())
+    await migrateToLatest(db)
+    const time = new Date().toISOString()
+    const customer = {
+      name: 'A', name_key: 'a', email: 'a@x.io', email_key: 'a@x.io', address: 'x', phone: null,
+      optphone: 0, optemail: 0, optchat: 0, status: 'active' as const, created: time, updated: time,
+    }
+    await db.insertInto('customers').values(customer).execute()
+    await t.rejects(db.insertInto('customers').values(customer).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
+    await t.rejects(
+      db.insertInto('customers').values({ ...customer, email_key: 'b', status: 'gone' as 'active' }).execute(),
+      { code: 'SQLITE_CONSTRAINT_CHECK' },
+    )
+    await t.rejects(
+      db.insertInto('customers').values({ ...customer, email_key: 'c', optchat: 2 }).execute(),
+      { code: 'SQLITE_CONSTRAINT_CHECK' },
+    )
+    const product = {
+      name: 'p', name_key: 'p', price_cents: 100, purchased: '2026-01-01', warranty: 2, customerid: 99,
+      created: time, updated: time,
+    }
+    await t.rejects(db.insertInto('products').values(product).execute(), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' })
+    await t.rejects(db.insertInto('products').values({ ...product, customerid: null, price_cents: -1 }).execute(), {
+      code: 'SQLITE_CONSTRAINT_CHECK',
+    })
+    await t.rejects(db.insertInto('products').values({ ...product, customerid: null, warranty: 51 }).execute(), {
+      code: 'SQLITE_CONSTRAINT_CHECK',
+    })
+  })
+
+  t.test('a failing migration throws, naming it, and the whole run is rolled back', async (t) => {
+    const folder = tempDir()
+    writeFileSync(
+      join(folder, '001_good.mjs'),
+      `export async function up(db) { await db.schema.createTable('a').addColumn('id', 'integer').execute() }`,
+    )
+    writeFileSync(
+      join(folder, '002_bad.mjs'),
+      `export async function up(db) {
+        await db.schema.createTable('b').addColumn('id', 'integer').execute()
+        await db.schema.createTable('a').addColumn('id', 'integer').execute()
+      }`,
+    )
+    const db = connect(':memory:')
+    t.teardown(() => db.destroy())
+    await t.rejects(migrateToLatest(db, folder), { message: 'Migration 002_bad failed: table "a" already exists' })
+    const tables = await db.introspection.getTables()
+    t.same(tables, [], 'nothing of the run is left: neither table b nor table a')
+    const { count } = await db
+      .selectFrom('kysely_migration' as never)
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow()
+    t.equal(count, 0, 'no migration is recorded as applied')
+  })
+
+  t.test('the migrations folder is the one at the project root', async (t) => {
+    t.match(migrationFolder, /\/migrations$/)
+  })
+})

@@ -1,0 +1,108 @@
+// The server process: start-up, refusal of bad configuration, graceful shutdown, and the migrate command.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import SQLite from 'better-sqlite3'
+import t from 'tap'
+import { newCustomer } from './helper.js'
+
+const root = new URL('..', import.meta.url).pathname
+const tempDir = () => mkdtempSync(join(tmpdir(), 'crm-server-'))
+
+type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<number | null> }
+
+function run(script: string, env: Record<string, string>): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: root,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk) => (stdout += chunk))
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const exit = once(child, 'exit').then(([code]) => code as number | null)
+  return { child, stdout: () => stdout, stderr: () => stderr, exit }
+}
+
+/** Waits for the server's "listening" log line and returns its port. */
+async function listeningPort(server: Run): Promise<number> {
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.stdout())
+    if (match) return Number(match[1])
+    if (server.child.exitCode !== null) break
+    await sleep(50)
+  }
+  throw new Error(`the server did not start:\n${server.stdout()}\n${server.stderr()}`)
+}
+
+t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request in flight, then closes', async (t) => {
+  const filename = join(tempDir(), 'data', 'crm.sqlite')
+  const server = run('src/server.ts', { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
+  t.teardown(() => void server.child.kill('SIGKILL'))
+  const port = await listeningPort(server)
+  t.match(server.stdout(), /"migration":"20261129_001_initial","status":"Success"/)
+
+  // A request whose body is still arriving when the signal comes.
+  const body = JSON.stringify(newCustomer())
+  const req = request({
+    port,
+    method: 'POST',
+    path: '/api/add/customer',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  })
+  const response = once(req, 'response')
+  req.write(body.slice(0, 10))
+  await sleep(200)
+  server.child.kill('SIGTERM')
+  await sleep(200)
+  req.end(body.slice(10))
+
+  const [res] = (await response) as [import('node:http').IncomingMessage]
+  let text = ''
+  for await (const chunk of res) text += chunk
+  t.equal(res.statusCode, 201, 'the request in flight completes')
+  t.equal(res.headers.connection, 'close', 'and its connection is not kept open')
+  t.match(JSON.parse(text), { id: 1, email: 'ada@example.com' })
+  t.equal(await server.exit, 0, 'exits cleanly')
+  t.match(server.stdout(), /"signal":"SIGTERM"/)
+  t.match(server.stdout(), /stopped; the database is closed/)
+
+  const sqlite = new SQLite(filename, { readonly: true })
+  t.teardown(() => sqlite.close())
+  t.same(sqlite.prepare('select id, email from customers').all(), [{ id: 1, email: 'ada@example.com' }])
+})
+
+t.test('a bad configuration value stops start-up with a clear message', async (t) => {
+  const server = run('src/server.ts', { PORT: 'eighty', DATABASE_URL: ':memory:' })
+  t.equal(await server.exit, 1)
+  t.match(server.stderr(), /Invalid configuration: PORT="eighty": Expected integer/)
+})
+
+t.test('a migration that fails stops start-up with a non-zero exit', async (t) => {
+  const filename = join(tempDir(), 'crm.sqlite')
+  const sqlite = new SQLite(filename)
+  sqlite.exec('create table customers (id integer)')
+  sqlite.close()
+  const server = run('src/server.ts', { PORT: '0', DATABASE_URL: filename })
+  t.equal(await server.exit, 1)
+  t.match(server.stderr() + server.stdout(), /Migration 20261129_001_initial failed: table `?"?customers"?`? already exists/)
+  t.notMatch(server.stdout(), /Server listening/)
+})
+
+t.test('npm run db:migrate applies pending migrations, then reports the database up to date', async (t) => {
+  const filename = join(tempDir(), 'crm.sqlite')
+  const first = run('src/migrate.ts', { DATABASE_URL: filename })
+  t.equal(await first.exit, 0)
+  t.match(first.stdout(), /Success: 20261129_001_initial\nApplied 1 migration\(s\)\./)
+  const second = run('src/migrate.ts', { DATABASE_URL: filename })
+  t.equal(await second.exit, 0)
+  t.match(second.stdout(), /The database is up to date\./)
+  const bad = run('src/migrate.ts', { DATABASE_URL: 'postgres://localhost/test' })
+  t.equal(await bad.exit, 1)
+  t.match(bad.stderr(), /PostgreSQL is not supported yet/)
+})
