@@ -25,6 +25,25 @@ export const Nullable = <T extends TString | TInteger | TNumber>(schema: T) => {
   return Type.Unsafe<Static<T> | null>({ ...rest, type: [schema.type, 'null'] })
 }
 
+// Text fields refuse what no person types: blank values, control characters (tab and line breaks
+// only where a field may span lines) and broken UTF-16 (lone surrogates, which JSON can carry).
+const ONE_LINE = '^(?!\\s*$)[^\\p{Cc}\\p{Cs}]*$'
+const LINES = '^(?!\\s*$)[^\\p{Cs}\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$'
+
+/** What a validation error says when a text pattern fails, instead of quoting the pattern. */
+export const patternMessages: Record<string, string> = {
+  [ONE_LINE]: 'must be text on one line, not blank, without control characters',
+  [LINES]: 'must be text, not blank, without control characters other than tabs and line breaks',
+}
+
+/** One line of text: a name, a phone number, a heading. */
+export const Text = (options: SchemaOptions & { maxLength: number }) =>
+  Type.String({ pattern: ONE_LINE, ...options })
+
+/** Text that may span lines: an address, a message. */
+export const MultilineText = (options: SchemaOptions & { maxLength: number }) =>
+  Type.String({ pattern: LINES, ...options })
+
 export const Id = Type.Integer({
   minimum: 1,
   maximum: Number.MAX_SAFE_INTEGER,
@@ -60,6 +79,7 @@ export const Limit = Type.Integer({
 
 export const Offset = Type.Integer({
   minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
   default: 0,
   description: 'How many records of the list to skip, in id order.',
   examples: [0],

@@ -1,9 +1,8 @@
 // Customer schemas: the stored row, the record the API returns, and each request's parameters.
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, Nullable, Paging, StringEnum, Timestamp } from './common.js'
+import { Id, MultilineText, Nullable, Paging, StringEnum, Text, Timestamp } from './common.js'
 
-export const CustomerName = Type.String({
-  minLength: 1,
+export const CustomerName = Text({
   maxLength: 200,
   description: 'Full name. Lookups by name ignore case.',
   examples: ['Ada Lovelace'],
@@ -16,15 +15,14 @@ export const Email = Type.String({
   examples: ['ada@example.com'],
 })
 
-const Address = Type.String({
-  minLength: 1,
+const Address = MultilineText({
   maxLength: 500,
   description: 'Postal address.',
   examples: ['12 St James Square, London'],
 })
 
 const Phone = Nullable(
-  Type.String({ minLength: 1, maxLength: 40, description: 'Phone number, or null.', examples: ['+44 20 7946 0958'] }),
+  Text({ maxLength: 40, description: 'Phone number, or null.', examples: ['+44 20 7946 0958'] }),
 )
 
 // No `default` here: validation would fill it in on updates too, and reset the flags a client left out.

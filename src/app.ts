@@ -5,7 +5,7 @@ import { sharedSchemas } from '../schemas/common.js'
 import type { Config } from './config.js'
 import db from './plugins/db.js'
 import errors from './plugins/errors.js'
-import getBody from './plugins/get-body.js'
+import parameters from './plugins/parameters.js'
 import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
 import customers from './routes/customers.js'
@@ -43,7 +43,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(db, { url: options.config.DATABASE_URL })
   await app.register(openapi)
   await app.register(errors)
-  await app.register(getBody)
+  await app.register(parameters)
 
   // Every endpoint group lives in this one context: the place where a request is admitted.
   await app.register(async function api(api) {

@@ -67,6 +67,30 @@ t.test('a body that is not JSON is 415', async (t) => {
   })
 })
 
+t.test('a text/plain body is 415, even when it holds JSON', async (t) => {
+  const app = await build(t)
+  const res = await client(app).post('/api/add/customer', undefined, {
+    payload: JSON.stringify(newCustomer()),
+    headers: { 'content-type': 'text/plain' },
+  })
+  t.equal(res.status, 415)
+  t.match(res.body.detail, /\(text\/plain\) is not supported/)
+  t.same(await app.db.selectFrom('customers').selectAll().execute(), [])
+})
+
+t.test('a query parameter on a POST route is refused, not ignored', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const ada = (await api.post('/api/add/customer', newCustomer())).body
+  const res = await api.post('/api/delete/customer?id=1', undefined)
+  t.equal(res.status, 400)
+  t.same(res.body.errors, [{ field: 'id', message: 'must be sent in the JSON body, not in the query string' }])
+  const extra = await api.post('/api/delete/customer?force=1', { id: ada.id })
+  t.equal(extra.status, 400)
+  t.same(extra.body.errors, [{ field: 'force', message: 'must be sent in the JSON body, not in the query string' }])
+  t.equal((await app.db.selectFrom('customers').selectAll().execute()).length, 1, 'nothing was deleted')
+})
+
 t.test('an unknown route is 404 problem+json', async (t) => {
   const app = await build(t)
   const res = await client(app).get('/api/get/customers?id=1')
@@ -134,12 +158,20 @@ t.test('GET parameters from the query string or a JSON body, through one mechani
     t.equal(del.status, 404)
   })
 
-  t.test('a GET body with another Content-Type is 415', async (t) => {
-    const res = await api.get('/api/get/customer', {
-      payload: 'id=1',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    })
-    t.equal(res.status, 415)
+  t.test('a GET body with another Content-Type is 415; an empty one is no body', async (t) => {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const res = await api.get('/api/get/customer', { payload: 'id=1', headers: { 'content-type': type } })
+      t.equal(res.status, 415, type)
+      const empty = await api.get('/api/get/customer', { query: { id: ada.id }, payload: '', headers: { 'content-type': type } })
+      t.equal(empty.status, 200, `empty ${type}`)
+      t.same(empty.body, ada)
+    }
+  })
+
+  t.test('a query parameter given twice is 400 saying so', async (t) => {
+    const res = await api.get('/api/get/customer?id=1&id=2')
+    t.equal(res.status, 400)
+    t.same(res.body.errors, [{ field: 'id', message: 'is given more than once' }])
   })
 
   t.test('malformed JSON in a GET body is 400', async (t) => {

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import fp from 'fastify-plugin'
-import type { Problem } from '../../schemas/common.js'
+import { type Problem, patternMessages } from '../../schemas/common.js'
 import { type FieldError, HttpProblem } from '../errors.js'
 
 /** The problem+json body for `status`; `title` is the status phrase, as `about:blank` requires. */
@@ -25,6 +25,7 @@ function fieldError(error: FastifySchemaValidationError, context: string): Field
   const field = error.instancePath.slice(1).replaceAll('/', '.') || context
   let message = error.message ?? 'is invalid'
   if (error.keyword === 'enum') message += `: ${(params.allowedValues as unknown[]).join(', ')}`
+  if (error.keyword === 'pattern') message = patternMessages[String(params.pattern)] ?? message
   return { field, message }
 }
 

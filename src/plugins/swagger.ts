@@ -26,7 +26,14 @@ export default fp(
       // Shared schemas become components named by their `$id` (`Customer`, `Problem`, ...).
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     })
-    await app.register(swaggerUi, { routePrefix: '/docs' })
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      // "Try it out" calls the server that served the page, wherever it runs and on whatever port.
+      transformSpecification: (document, request) => ({
+        ...document,
+        servers: [{ url: `${request.protocol}://${request.host}`, description: 'This server' }],
+      }),
+    })
     app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
   },
   { name: 'openapi' },
