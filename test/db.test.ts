@@ -3,7 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
+import { FileMigrationProvider, Kysely, Migrator, NO_MIGRATIONS, SqliteDialect } from 'kysely'
+import { promises as fs } from 'node:fs'
+import path from 'node:path'
+import { buildApp } from '../src/app.js'
 import t from 'tap'
 import { cachingStatements, connect, openSqlite, parseDatabaseUrl } from '../src/db/connect.js'
 import { migrateToLatest, migrationFolder } from '../src/db/migrate.js'
@@ -167,6 +170,33 @@ t.test('migrations', async (t) => {
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .executeTakeFirstOrThrow()
     t.equal(count, 0, 'no migration is recorded as applied')
+  })
+
+  t.test('every migration can be undone', async (t) => {
+    const db = connect(':memory:')
+    t.teardown(() => db.destroy())
+    await migrateToLatest(db)
+    const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) })
+    const { error } = await migrator.migrateTo(NO_MIGRATIONS)
+    t.equal(error, undefined)
+    t.same((await db.introspection.getTables()).map((table) => table.name), [])
+  })
+
+  t.test('the app does not start when a migration fails, and closes the database', async (t) => {
+    const filename = join(tempDir(), 'crm.sqlite')
+    const sqlite = new SQLite(filename)
+    sqlite.exec('create table products (id integer)')
+    sqlite.close()
+    await t.rejects(buildApp({ config: { DATABASE_URL: filename, LOG_LEVEL: 'silent' } }), {
+      message: /^Migration 20261129_001_initial failed: table "?products"? already exists/,
+    })
+    const after = new SQLite(filename, { readonly: true })
+    t.teardown(() => after.close())
+    t.same(
+      after.prepare(`select name from sqlite_master where type = 'table' and name not like 'kysely_%' order by name`).all(),
+      [{ name: 'products' }],
+      'nothing of the failed migration is left',
+    )
   })
 
   t.test('the migrations folder is the one at the project root', async (t) => {
