@@ -30,11 +30,20 @@ export const Nullable = <T extends TString | TInteger | TNumber>(schema: T) => {
 const ONE_LINE = '^(?!\\s*$)[^\\p{Cc}\\p{Cs}]*$'
 const LINES = '^(?!\\s*$)[^\\p{Cs}\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$'
 
-/** What a validation error says when a text pattern fails, instead of quoting the pattern. */
+// Years 1900 to 2999: old enough for any purchase on record, and a warranty of 50 years still ends
+// in a four-digit year.
+const DATE_YEARS = '^(19|2\\d)\\d\\d-'
+
+/** What a validation error says when a pattern fails, instead of quoting the pattern. */
 export const patternMessages: Record<string, string> = {
   [ONE_LINE]: 'must be text on one line, not blank, without control characters',
   [LINES]: 'must be text, not blank, without control characters other than tabs and line breaks',
+  [DATE_YEARS]: 'must be a date in the years 1900 to 2999',
 }
+
+/** A calendar date, `YYYY-MM-DD`; the day must exist (29 February only in leap years). */
+export const DateOnly = (options: SchemaOptions = {}) =>
+  Type.String({ format: 'date', pattern: DATE_YEARS, ...options })
 
 /** One line of text: a name, a phone number, a heading. */
 export const Text = (options: SchemaOptions & { maxLength: number }) =>

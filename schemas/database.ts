@@ -20,3 +20,7 @@ export interface Database {
 export type CustomerRow = Selectable<Database['customers']>
 export type NewCustomerRow = Insertable<Database['customers']>
 export type CustomerRowUpdate = Updateable<Database['customers']>
+export type ProductRow = Selectable<Database['products']>
+export type FeedbackRow = Selectable<Database['feedback']>
+export type ProductFeedbackRow = Selectable<Database['product_feedback']>
+export type CustomerRequestRow = Selectable<Database['customer_requests']>

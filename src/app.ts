@@ -8,8 +8,14 @@ import errors from './plugins/errors.js'
 import parameters from './plugins/parameters.js'
 import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
-import customers from './routes/customers.js'
+import * as customers from './routes/customers.js'
+import * as feedback from './routes/feedback.js'
+import * as products from './routes/products.js'
+import * as requests from './routes/requests.js'
 import { ajvOptions, buildValidator } from './validation.js'
+
+/** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
+const endpointGroups = [customers, products, feedback, requests]
 
 /** The largest JSON body accepted; a record is a few hundred bytes. */
 export const JSON_BODY_LIMIT = 64 * 1024
@@ -41,13 +47,13 @@ export async function buildApp(options: AppOptions) {
   for (const schema of sharedSchemas) app.addSchema(schema)
   await app.register(shutdown)
   await app.register(db, { url: options.config.DATABASE_URL })
-  await app.register(openapi)
+  await app.register(openapi, { tags: endpointGroups.map((group) => group.tag) })
   await app.register(errors)
   await app.register(parameters)
 
   // Every endpoint group lives in this one context: the place where a request is admitted.
   await app.register(async function api(api) {
-    await api.register(customers)
+    for (const group of endpointGroups) await api.register(group.default)
   })
   return app
 }

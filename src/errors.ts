@@ -22,3 +22,14 @@ export const invalid = (field: string, message: string) => new HttpProblem(400, 
 export const notFound = (what: string) => new HttpProblem(404, `${what} does not exist.`)
 
 export const conflict = (detail: string) => new HttpProblem(409, detail)
+
+/**
+ * The one parameter of `names` that a request gave, for endpoints that look records up by one of
+ * several keys (`id` or `name`); none or several is a 400.
+ */
+export function oneOf<K extends string>(parameters: Partial<Record<K, unknown>>, names: readonly [K, ...K[]]): K {
+  const given = names.filter((name) => parameters[name] !== undefined)
+  if (given.length === 0) throw invalid(names[0], `or ${names.slice(1).join(' or ')} is required`)
+  if (given.length > 1) throw invalid(given[0]!, `and ${given[1]} cannot be given together`)
+  return given[0]!
+}

@@ -5,12 +5,8 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import pkg from '../../package.json' with { type: 'json' }
 
-export const tags = [
-  { name: 'customers', description: 'Customer records: add, look up, change and delete customers.' },
-]
-
 export default fp(
-  async function openapi(app: FastifyInstance) {
+  async function openapi(app: FastifyInstance, { tags }: { tags: Array<{ name: string; description: string }> }) {
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',

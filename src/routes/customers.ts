@@ -8,7 +8,7 @@ import {
   CustomerSchema,
   UpdateCustomerSchema,
 } from '../../schemas/customer.js'
-import { invalid } from '../errors.js'
+import { invalid, oneOf } from '../errors.js'
 import {
   createCustomer,
   deleteCustomer,
@@ -17,7 +17,8 @@ import {
   updateCustomer,
 } from '../services/customers.js'
 
-const tags = ['customers']
+export const tag = { name: 'customers', description: 'Customer records: add, look up, change and delete customers.' }
+const tags = [tag.name]
 const Customer = Type.Ref(CustomerSchema)
 
 const customers: FastifyPluginAsyncTypebox = async (app) => {
@@ -66,11 +67,10 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { id, name } = request.query
-      if (id !== undefined && name !== undefined) throw invalid('id', 'and name cannot be given together')
-      if (id !== undefined) return getCustomer(app.db, id)
-      if (name !== undefined) return findCustomersByName(app.db, name, pageOf(request.query))
-      throw invalid('id', 'or name is required')
+      const { query } = request
+      return oneOf(query, ['id', 'name']) === 'id'
+        ? getCustomer(app.db, query.id!)
+        : findCustomersByName(app.db, query.name!, pageOf(query))
     },
   )
 

@@ -52,6 +52,12 @@ function duplicateEmail(email: string) {
   return conflict(`A customer with the e-mail address ${email} already exists (e-mail addresses ignore case).`)
 }
 
+/** Throws the 404 for a customer id that a request refers to and nobody has. */
+export async function assertCustomerExists(db: Db, id: number): Promise<void> {
+  const customer = await db.selectFrom('customers').select('id').where('id', '=', id).executeTakeFirst()
+  if (!customer) throw notFound(`Customer ${id}`)
+}
+
 export async function getCustomer(db: Db, id: number): Promise<Customer> {
   const row = await selectCustomers(db).where('customers.id', '=', id).executeTakeFirst()
   if (!row) throw notFound(`Customer ${id}`)
@@ -117,8 +123,7 @@ export async function updateCustomer(db: Db, { id, ...attributes }: UpdateCustom
  */
 export async function deleteCustomer(db: Db, id: number): Promise<number[]> {
   return db.transaction().execute(async (trx) => {
-    const customer = await trx.selectFrom('customers').select('id').where('id', '=', id).executeTakeFirst()
-    if (!customer) throw notFound(`Customer ${id}`)
+    await assertCustomerExists(trx, id)
     const { count } = await trx
       .selectFrom('products')
       .select((eb) => eb.fn.countAll<number>().as('count'))

@@ -1,4 +1,5 @@
 // Conversions between the API's values and their stored forms.
+import { invalid } from '../errors.js'
 
 /** The time of the event, as the ISO 8601 UTC text every timestamp column holds. */
 export const now = () => new Date().toISOString()
@@ -12,3 +13,24 @@ export const foldCase = (text: string) => text.normalize('NFKC').toUpperCase().t
 /** Integer cents to the JSON number of the API (exact to the cent: 1999 is 19.99). */
 export const centsToAmount = (cents: number) => cents / 100
 
+/**
+ * A JSON amount to integer cents. The schema's `multipleOf: 0.01` allows for binary rounding;
+ * this makes sure the number really is one with at most two decimals (0.0100001 is not).
+ */
+export function amountToCents(amount: number, field: string): number {
+  const cents = Math.round(amount * 100)
+  if (cents / 100 !== amount) throw invalid(field, 'must have at most two decimals')
+  return cents
+}
+
+/**
+ * `date` (`YYYY-MM-DD`) plus whole `years`, by the calendar: the same month and day, or the last
+ * day of that month when it is shorter (29 February plus one year is 28 February).
+ */
+export function addYears(date: string, years: number): string {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number]
+  const target = year + years
+  const lastDay = new Date(Date.UTC(target, month, 0)).getUTCDate()
+  const result = new Date(Date.UTC(target, month - 1, Math.min(day, lastDay)))
+  return result.toISOString().slice(0, 10)
+}

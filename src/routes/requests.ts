@@ -1,0 +1,94 @@
+// Customer request (ticket) endpoints: open, close, get by id, list by customer.
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { pageOf, problemResponses } from '../../schemas/common.js'
+import {
+  CloseRequestSchema,
+  CustomerRequestSchema,
+  OpenRequestSchema,
+  RequestQuerySchema,
+} from '../../schemas/request.js'
+import { oneOf } from '../errors.js'
+import { closeRequest, getRequest, listRequests, openRequest } from '../services/requests.js'
+
+export const tag = {
+  name: 'tickets',
+  description: "Customer requests (tickets): a customer's inquiry or problem, opened and then closed with its outcome.",
+}
+const tags = [tag.name]
+const Ticket = Type.Ref(CustomerRequestSchema)
+
+const requests: FastifyPluginAsyncTypebox = async (app) => {
+  app.addSchema(CustomerRequestSchema)
+
+  app.post(
+    '/api/open/customer/request',
+    {
+      schema: {
+        operationId: 'openTicket',
+        tags,
+        summary: 'Open a ticket for a customer',
+        description: '`request` and `customerid` are required; the customer must exist. The ticket opens now.',
+        body: OpenRequestSchema,
+        response: {
+          201: { ...Ticket, description: 'The opened ticket.' },
+          ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
+        },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await openRequest(app.db, request.body)),
+  )
+
+  app.post(
+    '/api/close/customer/request',
+    {
+      schema: {
+        operationId: 'closeTicket',
+        tags,
+        summary: 'Close a ticket with its outcome',
+        description:
+          '`id`, `resolved` (true or false, also as the strings "true" and "false") and `resolution` are ' +
+          'required. Closing stores the outcome and the closing time. A ticket closes once: closing it again ' +
+          'is a 409 and changes nothing.',
+        body: CloseRequestSchema,
+        response: {
+          200: { ...Ticket, description: 'The closed ticket.' },
+          ...problemResponses({
+            404: 'No ticket has this `id`.',
+            409: 'The ticket is already closed; the detail says when.',
+          }),
+        },
+      },
+    },
+    async (request) => closeRequest(app.db, request.body),
+  )
+
+  app.get(
+    '/api/get/customer/request',
+    {
+      schema: {
+        operationId: 'getTicket',
+        tags,
+        summary: "Get a ticket by id, or a customer's tickets",
+        description:
+          "Give `id` for that ticket (404 if there is none) or `customerid` for that customer's tickets, oldest " +
+          'first, paged by `limit` and `offset` (404 if there is no such customer, an empty list if they have ' +
+          'none). Parameters come in the query string or in a JSON body.',
+        querystring: RequestQuerySchema,
+        response: {
+          200: Type.Union([Ticket, Type.Array(Ticket)], {
+            description: 'One ticket (by `id`) or a list of tickets (by `customerid`).',
+          }),
+          ...problemResponses({ 404: 'No ticket has this `id`, or no customer has this `customerid`.' }),
+        },
+      },
+    },
+    async (request) => {
+      const { query } = request
+      return oneOf(query, ['id', 'customerid']) === 'id'
+        ? getRequest(app.db, query.id!)
+        : listRequests(app.db, query.customerid!, pageOf(query))
+    },
+  )
+}
+
+export default requests

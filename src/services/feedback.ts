@@ -1,0 +1,74 @@
+// Feedback queries: brand feedback (`feedback`) and product feedback (`product_feedback`).
+import type { Page } from '../../schemas/common.js'
+import type { FeedbackRow, ProductFeedbackRow } from '../../schemas/database.js'
+import type {
+  BrandFeedback,
+  CreateBrandFeedback,
+  CreateProductFeedback,
+  ProductFeedback,
+} from '../../schemas/feedback.js'
+import type { Db } from '../db/connect.js'
+import { assertCustomerExists } from './customers.js'
+import { assertProductExists } from './products.js'
+import { now } from './values.js'
+
+const toBrandFeedback = ({ id, customerid, heading, body, nps, created }: FeedbackRow): BrandFeedback => ({
+  id,
+  customerid,
+  heading,
+  body,
+  nps,
+  created,
+})
+
+const toProductFeedback = (row: ProductFeedbackRow): ProductFeedback => ({
+  ...toBrandFeedback(row),
+  productid: row.productid,
+})
+
+export async function addBrandFeedback(db: Db, input: CreateBrandFeedback): Promise<BrandFeedback> {
+  return db.transaction().execute(async (trx) => {
+    await assertCustomerExists(trx, input.customerid)
+    const row = await trx
+      .insertInto('feedback')
+      .values({ ...input, nps: input.nps ?? null, created: now() })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toBrandFeedback(row)
+  })
+}
+
+export async function addProductFeedback(db: Db, input: CreateProductFeedback): Promise<ProductFeedback> {
+  return db.transaction().execute(async (trx) => {
+    await assertCustomerExists(trx, input.customerid)
+    await assertProductExists(trx, input.productid)
+    const row = await trx
+      .insertInto('product_feedback')
+      .values({ ...input, nps: input.nps ?? null, created: now() })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toProductFeedback(row)
+  })
+}
+
+/** A customer's feedback of one kind, oldest first; 404 when there is no such customer. */
+async function listFeedback(db: Db, table: 'feedback' | 'product_feedback', customerid: number, page: Page) {
+  await assertCustomerExists(db, customerid)
+  return db
+    .selectFrom(table)
+    .selectAll()
+    .where('customerid', '=', customerid)
+    .orderBy('id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute()
+}
+
+export async function listBrandFeedback(db: Db, customerid: number, page: Page): Promise<BrandFeedback[]> {
+  return (await listFeedback(db, 'feedback', customerid, page)).map(toBrandFeedback)
+}
+
+export async function listProductFeedback(db: Db, customerid: number, page: Page): Promise<ProductFeedback[]> {
+  const rows = (await listFeedback(db, 'product_feedback', customerid, page)) as ProductFeedbackRow[]
+  return rows.map(toProductFeedback)
+}

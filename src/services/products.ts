@@ -1,0 +1,125 @@
+// Product queries. Each takes the database (or a transaction) first; transactions start here.
+import type { Page } from '../../schemas/common.js'
+import type { ProductRow } from '../../schemas/database.js'
+import type { CreateProduct, Product, UpdateProduct } from '../../schemas/product.js'
+import type { Db } from '../db/connect.js'
+import { HttpProblem, notFound } from '../errors.js'
+import { assertCustomerExists } from './customers.js'
+import { addYears, amountToCents, centsToAmount, foldCase, now } from './values.js'
+
+function toProduct(row: ProductRow): Product {
+  return {
+    id: row.id,
+    name: row.name,
+    price: centsToAmount(row.price_cents),
+    purchased: row.purchased,
+    warranty: row.warranty,
+    // Derived on every read, so it is right whichever of `purchased` and `warranty` changed.
+    expires: addYears(row.purchased, row.warranty),
+    customerid: row.customerid,
+    created: row.created,
+    updated: row.updated,
+  }
+}
+
+/** Throws the 404 for a product id that a request refers to and nobody has. */
+export async function assertProductExists(db: Db, id: number): Promise<void> {
+  const product = await db.selectFrom('products').select('id').where('id', '=', id).executeTakeFirst()
+  if (!product) throw notFound(`Product ${id}`)
+}
+
+export async function getProduct(db: Db, id: number): Promise<Product> {
+  const row = await db.selectFrom('products').selectAll().where('id', '=', id).executeTakeFirst()
+  if (!row) throw notFound(`Product ${id}`)
+  return toProduct(row)
+}
+
+export async function findProductsByName(db: Db, name: string, page: Page): Promise<Product[]> {
+  const rows = await db
+    .selectFrom('products')
+    .selectAll()
+    .where('name_key', '=', foldCase(name))
+    .orderBy('id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute()
+  return rows.map(toProduct)
+}
+
+/** The products a customer owns now; 404 when there is no such customer. */
+export async function findProductsOfCustomer(db: Db, customerid: number, page: Page): Promise<Product[]> {
+  await assertCustomerExists(db, customerid)
+  const rows = await db
+    .selectFrom('products')
+    .selectAll()
+    .where('customerid', '=', customerid)
+    .orderBy('id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute()
+  return rows.map(toProduct)
+}
+
+export async function createProduct(db: Db, input: CreateProduct): Promise<Product> {
+  const priceCents = amountToCents(input.price, 'price')
+  return db.transaction().execute(async (trx) => {
+    await assertCustomerExists(trx, input.customerid)
+    const time = now()
+    const row = await trx
+      .insertInto('products')
+      .values({
+        name: input.name,
+        name_key: foldCase(input.name),
+        price_cents: priceCents,
+        purchased: input.purchased,
+        warranty: input.warranty,
+        customerid: input.customerid,
+        created: time,
+        updated: time,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toProduct(row)
+  })
+}
+
+/**
+ * Applies every change given, together: `changeto` moves the product to another customer (or,
+ * with null, unassigns it). An unknown product or new owner is a 404 and changes nothing.
+ */
+export async function updateProduct(db: Db, { id, name, price, purchased, warranty, changeto }: UpdateProduct) {
+  const priceCents = price === undefined ? undefined : amountToCents(price, 'price')
+  return db.transaction().execute(async (trx) => {
+    await assertProductExists(trx, id)
+    if (changeto !== undefined && changeto !== null) await assertCustomerExists(trx, changeto)
+    const row = await trx
+      .updateTable('products')
+      .set({
+        ...(name !== undefined && { name, name_key: foldCase(name) }),
+        ...(priceCents !== undefined && { price_cents: priceCents }),
+        ...(purchased !== undefined && { purchased }),
+        ...(warranty !== undefined && { warranty }),
+        ...(changeto !== undefined && { customerid: changeto }),
+        updated: now(),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toProduct(row)
+  })
+}
+
+/** Deletes one product by `id`, or all of a customer's by `customerid`; 404 when nothing matched. */
+export async function deleteProducts(db: Db, by: { id: number } | { customerid: number }): Promise<number[]> {
+  return db.transaction().execute(async (trx) => {
+    if ('customerid' in by) await assertCustomerExists(trx, by.customerid)
+    const matching = trx.deleteFrom('products')
+    const deleted = await ('id' in by ? matching.where('id', '=', by.id) : matching.where('customerid', '=', by.customerid))
+      .returning('id')
+      .execute()
+    if (deleted.length === 0) {
+      throw 'id' in by ? notFound(`Product ${by.id}`) : new HttpProblem(404, `Customer ${by.customerid} has no products.`)
+    }
+    return deleted.map((row) => row.id).sort((a, b) => a - b)
+  })
+}
