@@ -31,14 +31,20 @@ const ONE_LINE = '^(?!\\s*$)[^\\p{Cc}\\p{Cs}]*$'
 const LINES = '^(?!\\s*$)[^\\p{Cs}\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$'
 
 // Years 1900 to 2999: old enough for any purchase on record, and a warranty of 50 years still ends
-// in a four-digit year.
-const DATE_YEARS = '^(19|2\\d)\\d\\d-'
+// in a four-digit year. The `date` format then checks that the day exists.
+const DATE_YEARS = '^(19|2\\d)\\d\\d-\\d\\d-\\d\\d$'
 
 /** What a validation error says when a pattern fails, instead of quoting the pattern. */
 export const patternMessages: Record<string, string> = {
   [ONE_LINE]: 'must be text on one line, not blank, without control characters',
   [LINES]: 'must be text, not blank, without control characters other than tabs and line breaks',
-  [DATE_YEARS]: 'must be a date in the years 1900 to 2999',
+  [DATE_YEARS]: 'must be a date written YYYY-MM-DD, in the years 1900 to 2999',
+}
+
+/** What a validation error says when a format fails. */
+export const formatMessages: Record<string, string> = {
+  date: 'must be a day that exists in the calendar, written YYYY-MM-DD',
+  email: 'must be an e-mail address',
 }
 
 /** A calendar date, `YYYY-MM-DD`; the day must exist (29 February only in leap years). */
@@ -113,7 +119,7 @@ export const FieldErrorSchema = Type.Object(
       description: 'The request field at fault, as the client named it (`name`, `id`, `body`).',
       examples: ['email'],
     }),
-    message: Type.String({ description: 'What is wrong with it.', examples: ['must match format "email"'] }),
+    message: Type.String({ description: 'What is wrong with it.', examples: ['must be an e-mail address'] }),
   },
   { $id: 'FieldError', description: 'One field that failed validation.' },
 )
@@ -128,7 +134,7 @@ export const ProblemSchema = Type.Object(
     status: Type.Integer({ description: 'The HTTP status code.', examples: [400] }),
     detail: Type.String({
       description: 'What went wrong, for a person to read.',
-      examples: ['The request has 1 invalid field: email must match format "email".'],
+      examples: ['The request has 1 invalid field: email must be an e-mail address.'],
     }),
     errors: Type.Optional(
       Type.Array(Type.Ref(FieldErrorSchema), { description: 'Each invalid field (validation failures only).' }),

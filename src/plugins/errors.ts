@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import fp from 'fastify-plugin'
-import { type Problem, patternMessages } from '../../schemas/common.js'
+import { formatMessages, type Problem, patternMessages } from '../../schemas/common.js'
 import { type FieldError, HttpProblem } from '../errors.js'
 
 /** The problem+json body for `status`; `title` is the status phrase, as `about:blank` requires. */
@@ -26,10 +26,13 @@ function fieldError(error: FastifySchemaValidationError, context: string): Field
   let message = error.message ?? 'is invalid'
   if (error.keyword === 'enum') message += `: ${(params.allowedValues as unknown[]).join(', ')}`
   if (error.keyword === 'pattern') message = patternMessages[String(params.pattern)] ?? message
+  if (error.keyword === 'format') message = formatMessages[String(params.format)] ?? message
   return { field, message }
 }
 
-export function validationProblem(errors: FieldError[]): Problem {
+/** The problem for invalid input: each field once, with the first thing wrong with it. */
+export function validationProblem(all: FieldError[]): Problem {
+  const errors = all.filter((error, i) => all.findIndex((other) => other.field === error.field) === i)
   const list = errors.map((error) => `${error.field} ${error.message}`).join('; ')
   const count = errors.length === 1 ? '1 invalid field' : `${errors.length} invalid fields`
   return problem(400, `The request has ${count}: ${list}.`, errors)
