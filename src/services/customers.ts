@@ -5,7 +5,7 @@ import type { CreateCustomer, Customer, UpdateCustomer } from '../../schemas/cus
 import type { CustomerRow, CustomerRowUpdate, Database, NewCustomerRow } from '../../schemas/database.js'
 import { type Db, isUniqueViolation } from '../db/connect.js'
 import { conflict, notFound } from '../errors.js'
-import { centsToAmount, foldCase, now } from './values.js'
+import { centsToAmount, foldCase, now, paged } from './values.js'
 
 /** The sum of the prices, in cents, of the products assigned to the customer of the outer row. */
 const revenueCents = (eb: ExpressionBuilder<Database, 'customers'>) =>
@@ -67,9 +67,7 @@ export async function getCustomer(db: Db, id: number): Promise<Customer> {
 export async function findCustomersByName(db: Db, name: string, page: Page): Promise<Customer[]> {
   const rows = await selectCustomers(db)
     .where('customers.name_key', '=', foldCase(name))
-    .orderBy('customers.id')
-    .limit(page.limit)
-    .offset(page.offset)
+    .$call(paged(page))
     .execute()
   return rows.map(toCustomer)
 }

@@ -10,7 +10,7 @@ import type {
 import type { Db } from '../db/connect.js'
 import { assertCustomerExists } from './customers.js'
 import { assertProductExists } from './products.js'
-import { now } from './values.js'
+import { now, paged } from './values.js'
 
 const toBrandFeedback = ({ id, customerid, heading, body, nps, created }: FeedbackRow): BrandFeedback => ({
   id,
@@ -58,9 +58,7 @@ async function listFeedback(db: Db, table: 'feedback' | 'product_feedback', cust
     .selectFrom(table)
     .selectAll()
     .where('customerid', '=', customerid)
-    .orderBy('id')
-    .limit(page.limit)
-    .offset(page.offset)
+    .$call(paged(page))
     .execute()
 }
 

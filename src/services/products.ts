@@ -5,7 +5,7 @@ import type { CreateProduct, Product, UpdateProduct } from '../../schemas/produc
 import type { Db } from '../db/connect.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { assertCustomerExists } from './customers.js'
-import { addYears, amountToCents, centsToAmount, foldCase, now } from './values.js'
+import { addYears, amountToCents, centsToAmount, foldCase, now, paged } from './values.js'
 
 function toProduct(row: ProductRow): Product {
   return {
@@ -39,9 +39,7 @@ export async function findProductsByName(db: Db, name: string, page: Page): Prom
     .selectFrom('products')
     .selectAll()
     .where('name_key', '=', foldCase(name))
-    .orderBy('id')
-    .limit(page.limit)
-    .offset(page.offset)
+    .$call(paged(page))
     .execute()
   return rows.map(toProduct)
 }
@@ -53,9 +51,7 @@ export async function findProductsOfCustomer(db: Db, customerid: number, page: P
     .selectFrom('products')
     .selectAll()
     .where('customerid', '=', customerid)
-    .orderBy('id')
-    .limit(page.limit)
-    .offset(page.offset)
+    .$call(paged(page))
     .execute()
   return rows.map(toProduct)
 }

@@ -5,7 +5,7 @@ import type { CloseRequest, CustomerRequest, OpenRequest } from '../../schemas/r
 import type { Db } from '../db/connect.js'
 import { conflict, notFound } from '../errors.js'
 import { assertCustomerExists } from './customers.js'
-import { now } from './values.js'
+import { now, paged } from './values.js'
 
 const toRequest = (row: CustomerRequestRow): CustomerRequest => ({
   id: row.id,
@@ -59,9 +59,7 @@ export async function listRequests(db: Db, customerid: number, page: Page): Prom
     .selectFrom('customer_requests')
     .selectAll()
     .where('customerid', '=', customerid)
-    .orderBy('id')
-    .limit(page.limit)
-    .offset(page.offset)
+    .$call(paged(page))
     .execute()
   return rows.map(toRequest)
 }

@@ -1,4 +1,6 @@
 // Conversions between the API's values and their stored forms.
+import type { SelectQueryBuilder } from 'kysely'
+import type { Page } from '../../schemas/common.js'
 import { invalid } from '../errors.js'
 
 /** The time of the event, as the ISO 8601 UTC text every timestamp column holds. */
@@ -34,3 +36,9 @@ export function addYears(date: string, years: number): string {
   const result = new Date(Date.UTC(target, month - 1, Math.min(day, lastDay)))
   return result.toISOString().slice(0, 10)
 }
+
+/** One page of a list: every list of the API is in id order (`query.$call(paged(page))`). */
+export const paged =
+  (page: Page) =>
+  <Q extends SelectQueryBuilder<any, any, any>>(query: Q): Q =>
+    query.orderBy('id').limit(page.limit).offset(page.offset) as Q
