@@ -116,7 +116,7 @@ export const pageOf = (query: Partial<Page>): Page => ({
 export const FieldErrorSchema = Type.Object(
   {
     field: Type.String({
-      description: 'The request field at fault, as the client named it (`name`, `id`, `body`).',
+      description: 'The request field at fault, as the client named it (`name`, `id`), or `(body)` or `(query)` for the whole.',
       examples: ['email'],
     }),
     message: Type.String({ description: 'What is wrong with it.', examples: ['must be an e-mail address'] }),

@@ -15,6 +15,13 @@ export class HttpProblem extends Error {
   }
 }
 
+/**
+ * The `field` of an error about the request body or query string as a whole, in parentheses so
+ * that it cannot be taken for a field of that name (feedback has a field called `body`).
+ */
+export const WHOLE_BODY = '(body)'
+export const WHOLE_QUERY = '(query)'
+
 /** 400 for a rule the schema cannot express, reported like any validation failure. */
 export const invalid = (field: string, message: string) => new HttpProblem(400, `${field} ${message}`, [{ field, message }])
 

@@ -19,6 +19,16 @@ t.test('malformed JSON is 400 and stores nothing', async (t) => {
   t.same(await app.db.selectFrom('customers').selectAll().execute(), [])
 })
 
+t.test('an error about the whole body is (body), never the name of a field', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const ada = (await api.post('/api/add/customer', newCustomer())).body
+  const whole = await api.post('/api/add/brand/feedback', [1])
+  t.same(whole.body.errors, [{ field: '(body)', message: 'must be object' }])
+  const field = await api.post('/api/add/brand/feedback', { customerid: ada.id, heading: 'h', body: 5 })
+  t.same(field.body.errors, [{ field: 'body', message: 'must be string' }])
+})
+
 t.test('an empty JSON body on POST is 400', async (t) => {
   const app = await build(t)
   const res = await client(app).post('/api/add/customer', undefined, { payload: '' })
@@ -134,7 +144,7 @@ t.test('GET parameters from the query string or a JSON body, through one mechani
     for (const payload of ['[1]', '"id"', '5']) {
       const res = await api.get('/api/get/customer', { payload })
       t.equal(res.status, 400, payload)
-      t.same(res.body.errors, [{ field: 'body', message: 'must be a JSON object' }])
+      t.same(res.body.errors, [{ field: '(body)', message: 'must be a JSON object' }])
     }
   })
 

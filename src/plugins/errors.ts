@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import fp from 'fastify-plugin'
 import { formatMessages, type Problem, patternMessages } from '../../schemas/common.js'
-import { type FieldError, HttpProblem } from '../errors.js'
+import { type FieldError, HttpProblem, WHOLE_BODY, WHOLE_QUERY } from '../errors.js'
 
 /** The problem+json body for `status`; `title` is the status phrase, as `about:blank` requires. */
 export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
@@ -15,7 +15,7 @@ export function sendProblem(reply: FastifyReply, body: Problem) {
   return reply.code(body.status).type('application/problem+json').send(body)
 }
 
-/** Names the field of one Ajv error as the client wrote it: `email`, `name`, or `body`/`query` for the whole. */
+/** Names the field of one Ajv error as the client wrote it: `email`, `name`, or `(body)`/`(query)` for the whole. */
 function fieldError(error: FastifySchemaValidationError, context: string): FieldError {
   const params = error.params as Record<string, unknown>
   if (error.keyword === 'required') return { field: String(params.missingProperty), message: 'is required' }
@@ -50,7 +50,7 @@ const frameworkDetail: Record<string, (error: FastifyError, request: FastifyRequ
 
 function toProblem(error: FastifyError, request: FastifyRequest): Problem {
   if (error.validation) {
-    const context = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body')
+    const context = error.validationContext === 'querystring' ? WHOLE_QUERY : WHOLE_BODY
     return validationProblem(error.validation.map((each) => fieldError(each, context)))
   }
   if (error instanceof HttpProblem) {

@@ -1,7 +1,7 @@
 // Where a request's parameters come from: GET and DELETE from the query string or a JSON body, POST from the body.
 import { errorCodes, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { invalid } from '../errors.js'
+import { invalid, WHOLE_BODY } from '../errors.js'
 
 const BODY_PARAMETER_METHODS = new Set(['GET', 'DELETE'])
 
@@ -22,7 +22,7 @@ async function mergeBodyIntoQuery(request: FastifyRequest) {
   refuseRepeats(query)
   const body = request.body
   if (body === undefined) return
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object')
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid(WHOLE_BODY, 'must be a JSON object')
   for (const name of Object.keys(body)) {
     if (Object.hasOwn(query, name)) throw invalid(name, 'is given both in the query string and in the body')
   }

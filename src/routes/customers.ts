@@ -8,7 +8,7 @@ import {
   CustomerSchema,
   UpdateCustomerSchema,
 } from '../../schemas/customer.js'
-import { invalid, oneOf } from '../errors.js'
+import { invalid, oneOf, WHOLE_BODY } from '../errors.js'
 import {
   createCustomer,
   deleteCustomer,
@@ -96,7 +96,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      if (Object.keys(request.body).length === 1) throw invalid('body', 'must set at least one attribute besides id')
+      if (Object.keys(request.body).length === 1) throw invalid(WHOLE_BODY, 'must set at least one attribute besides id')
       return updateCustomer(app.db, request.body)
     },
   )

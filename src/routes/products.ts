@@ -8,7 +8,7 @@ import {
   ProductSchema,
   UpdateProductSchema,
 } from '../../schemas/product.js'
-import { invalid, oneOf } from '../errors.js'
+import { invalid, oneOf, WHOLE_BODY } from '../errors.js'
 import {
   createProduct,
   deleteProducts,
@@ -101,7 +101,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      if (Object.keys(request.body).length === 1) throw invalid('body', 'must make at least one change besides id')
+      if (Object.keys(request.body).length === 1) throw invalid(WHOLE_BODY, 'must make at least one change besides id')
       return updateProduct(app.db, request.body)
     },
   )
