@@ -40,6 +40,9 @@ export async function buildApp(options: AppOptions) {
     // GET routes read a JSON body (below); Fastify's automatic HEAD routes cannot coexist with that.
     exposeHeadRoutes: false,
     ajv: { customOptions: ajvOptions },
+    // The serializer checks a record against each branch of a union response (one record or a
+    // list) with its own Ajv: it must read `multipleOf: 0.01` as validation does, or 19.99 fails.
+    serializerOpts: { ajv: { multipleOfPrecision: ajvOptions.multipleOfPrecision } },
     schemaController: { compilersFactory: { buildValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })

@@ -32,6 +32,23 @@ t.test('a SQLite file: created with its folder, WAL journal, foreign keys, busy 
   t.equal(sqlite.pragma('synchronous', { simple: true }), 2)
 })
 
+t.test('a transaction holds the write lock from its start (BEGIN IMMEDIATE)', async (t) => {
+  const filename = join(tempDir(), 'crm.sqlite')
+  const db = connect(filename)
+  t.teardown(() => db.destroy())
+  await migrateToLatest(db)
+  const other = new SQLite(filename)
+  other.pragma('busy_timeout = 0')
+  t.teardown(() => other.close())
+  await db.transaction().execute(async (trx) => {
+    await trx.selectFrom('customers').select('id').execute()
+    t.throws(() => other.exec('begin immediate'), { code: 'SQLITE_BUSY' }, 'another writer must wait')
+  })
+  other.exec('begin immediate')
+  other.exec('rollback')
+  t.pass('free again after the commit')
+})
+
 t.test('the statement cache', async (t) => {
   const sqlite = new SQLite(':memory:')
   t.teardown(() => sqlite.close())

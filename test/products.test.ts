@@ -122,6 +122,30 @@ t.test('add a product', async (t) => {
   })
 })
 
+t.test('every price reads back exactly, alone and in lists', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const ada = await addCustomer(api)
+  const prices = [0.07, 0.29, 1.15, 4.35, 19.99, 0.57, 1.13, 9_999_999.99, 0]
+  const added = []
+  for (const price of prices) {
+    const res = await api.post('/api/add/product', newProduct(ada.id, { price, name: `P${price}` }))
+    t.equal(res.status, 201, String(price))
+    const read = await api.get('/api/get/product', { query: { id: res.body.id } })
+    t.equal(read.status, 200, `GET ${price}`)
+    t.equal(read.body.price, price)
+    added.push(read.body)
+  }
+  const list = await api.get('/api/get/product', { query: { customerid: ada.id } })
+  t.equal(list.status, 200)
+  t.same(list.body.map((p: { price: number }) => p.price), prices)
+  t.same((await api.get('/api/get/product', { query: { name: 'p19.99' } })).body, [added[4]])
+  const updated = await api.post('/api/update/product', { id: added[0].id, price: 1.15 })
+  t.equal(updated.body.price, 1.15)
+  t.equal((await api.get('/api/get/product', { query: { id: added[0].id } })).body.price, 1.15)
+  t.equal(await revenueOf(api, ada.id), 10_000_028.62, "0.07 + 0.29 + 1.15 + 4.35 + 19.99 + 0.57 + 1.13 + 9999999.99, then 0.07 became 1.15")
+})
+
 t.test('expires is purchased plus warranty years, by the calendar', async (t) => {
   const app = await build(t)
   const api = client(app)
@@ -139,7 +163,12 @@ t.test('expires is purchased plus warranty years, by the calendar', async (t) =>
     const res = await api.post('/api/add/product', newProduct(ada.id, { purchased, warranty }))
     t.equal(res.status, 201)
     t.equal(res.body.expires, expires, `${purchased} + ${warranty}`)
+    const read = await api.get('/api/get/product', { query: { id: res.body.id } })
+    t.equal(read.status, 200)
+    t.equal(read.body.expires, expires, `read back: ${purchased} + ${warranty}`)
   }
+  const all = await api.get('/api/get/product', { query: { customerid: ada.id } })
+  t.same(all.body.map((p: { expires: string }) => p.expires), cases.map(([, , expires]) => expires))
 })
 
 t.test('get products', async (t) => {
@@ -342,6 +371,33 @@ t.test('delete products', async (t) => {
     const listed = await api.get('/api/get/product/feedback', { query: { customerid: ada.id } })
     t.same(listed.body, [{ ...feedback.body, productid: null }])
   })
+})
+
+t.test('a customer deleted while products are being added: never an orphan product', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  for (let round = 0; round < 5; round++) {
+    const customer = await addCustomer(api)
+    const results = await Promise.all([
+      api.post('/api/add/product', newProduct(customer.id)),
+      api.post('/api/delete/customer', { id: customer.id }),
+      api.post('/api/add/product', newProduct(customer.id)),
+    ])
+    const statuses = results.map((res) => res.status)
+    const customerGone = statuses[1] === 200
+    t.ok(
+      customerGone ? statuses[0] !== 201 && statuses[2] !== 201 : statuses[1] === 409,
+      `round ${round}: ${statuses.join(', ')}`,
+    )
+  }
+  const orphans = await app.db
+    .selectFrom('products')
+    .leftJoin('customers', 'customers.id', 'products.customerid')
+    .select('products.id')
+    .where('products.customerid', 'is not', null)
+    .where('customers.id', 'is', null)
+    .execute()
+  t.same(orphans, [])
 })
 
 t.test('no product ever points at a customer that does not exist', async (t) => {

@@ -2,7 +2,16 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, SqliteAdapter, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  Kysely,
+  SqliteAdapter,
+  SqliteDialect,
+  type SqliteDatabase,
+  SqliteDriver,
+  type SqliteStatement,
+} from 'kysely'
 import type { Database } from '../../schemas/database.js'
 
 export type Db = Kysely<Database>
@@ -70,16 +79,35 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-class SqliteDialectWithTransactionalDdl extends SqliteDialect {
+/**
+ * Transactions take the write lock when they begin (`BEGIN IMMEDIATE`), not at their first write:
+ * a check such as "the customer exists" then still holds when the write comes, even with another
+ * process writing to the same file, and a busy database is waited for (busy_timeout) at the start.
+ */
+class ImmediateTransactionSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection) {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+}
+
+class CrmSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0]
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config)
+    this.#config = config
+  }
   override createAdapter() {
     return new TransactionalDdlSqliteAdapter()
+  }
+  override createDriver() {
+    return new ImmediateTransactionSqliteDriver(this.#config)
   }
 }
 
 export function connect(url: string): Db {
   const { filename } = parseDatabaseUrl(url)
   const database = cachingStatements(openSqlite(filename))
-  return new Kysely<Database>({ dialect: new SqliteDialectWithTransactionalDdl({ database }) })
+  return new Kysely<Database>({ dialect: new CrmSqliteDialect({ database }) })
 }
 
 /** Whether a database error is a unique-constraint violation (SQLite or PostgreSQL). */
