@@ -5,6 +5,7 @@ import type { CustomerRowSchema } from './customer.js'
 import type { CustomerRequestRowSchema } from './request.js'
 import type { FeedbackRowSchema, ProductFeedbackRowSchema } from './feedback.js'
 import type { ProductRowSchema } from './product.js'
+import type { UploadReportRowSchema } from './upload.js'
 
 /** A table's columns from its row schema; the `id` the database assigns is `Generated`. */
 type Table<S extends TObject> = { [K in keyof Static<S>]: K extends 'id' ? Generated<Static<S>[K]> : Static<S>[K] }
@@ -15,12 +16,14 @@ export interface Database {
   feedback: Table<typeof FeedbackRowSchema>
   product_feedback: Table<typeof ProductFeedbackRowSchema>
   customer_requests: Table<typeof CustomerRequestRowSchema>
+  upload_reports: Table<typeof UploadReportRowSchema>
 }
 
 export type CustomerRow = Selectable<Database['customers']>
 export type NewCustomerRow = Insertable<Database['customers']>
 export type CustomerRowUpdate = Updateable<Database['customers']>
 export type ProductRow = Selectable<Database['products']>
+export type NewProductRow = Insertable<Database['products']>
 export type FeedbackRow = Selectable<Database['feedback']>
 export type ProductFeedbackRow = Selectable<Database['product_feedback']>
 export type CustomerRequestRow = Selectable<Database['customer_requests']>

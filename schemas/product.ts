@@ -62,6 +62,13 @@ export const CreateProductSchema = Type.Object(
 )
 export type CreateProduct = Static<typeof CreateProductSchema>
 
+/** A product row of an upload: a new product whose owner may be left out (unassigned). */
+export const ImportProductSchema = Type.Object(
+  { ...CreateProductSchema.properties, customerid: Type.Optional(Nullable(Id)) },
+  { additionalProperties: false },
+)
+export type ImportProduct = Static<typeof ImportProductSchema>
+
 export const UpdateProductSchema = Type.Object(
   {
     id: Id,

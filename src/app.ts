@@ -2,7 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { sharedSchemas } from '../schemas/common.js'
-import type { Config } from './config.js'
+import { type Config, loadConfig } from './config.js'
 import db from './plugins/db.js'
 import errors from './plugins/errors.js'
 import parameters from './plugins/parameters.js'
@@ -11,22 +11,25 @@ import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
 import * as feedback from './routes/feedback.js'
 import * as products from './routes/products.js'
+import page from './routes/page.js'
 import * as requests from './routes/requests.js'
+import * as uploads from './routes/uploads.js'
 import { ajvOptions, buildValidator } from './validation.js'
 
 /** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
-const endpointGroups = [customers, products, feedback, requests]
+const endpointGroups = [customers, products, feedback, requests, uploads]
 
 /** The largest JSON body accepted; a record is a few hundred bytes. */
 export const JSON_BODY_LIMIT = 64 * 1024
 
 export type AppOptions = {
-  config: Pick<Config, 'DATABASE_URL' | 'LOG_LEVEL'>
+  /** Settings not given take their defaults (`loadConfig({})`). */
+  config: Partial<Config>
   /** Where log lines go (standard output when not given); tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream
 }
 
-function logger({ config, logStream }: AppOptions): FastifyServerOptions['logger'] {
+function logger(config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
   const options = { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }
   if (logStream) return { ...options, stream: logStream }
   if (process.stdout.isTTY) return { ...options, transport: { target: 'pino-pretty' } }
@@ -34,8 +37,9 @@ function logger({ config, logStream }: AppOptions): FastifyServerOptions['logger
 }
 
 export async function buildApp(options: AppOptions) {
+  const config: Config = { ...loadConfig({}), ...options.config }
   const app = Fastify({
-    logger: logger(options),
+    logger: logger(config, options.logStream),
     bodyLimit: JSON_BODY_LIMIT,
     // GET routes read a JSON body (below); Fastify's automatic HEAD routes cannot coexist with that.
     exposeHeadRoutes: false,
@@ -49,14 +53,15 @@ export async function buildApp(options: AppOptions) {
 
   for (const schema of sharedSchemas) app.addSchema(schema)
   await app.register(shutdown)
-  await app.register(db, { url: options.config.DATABASE_URL })
+  await app.register(db, { url: config.DATABASE_URL })
   await app.register(openapi, { tags: endpointGroups.map((group) => group.tag) })
   await app.register(errors)
   await app.register(parameters)
 
   // Every endpoint group lives in this one context: the place where a request is admitted.
   await app.register(async function api(api) {
-    for (const group of endpointGroups) await api.register(group.default)
+    for (const group of endpointGroups) await api.register(group.default, { config })
+    await api.register(page)
   })
   return app
 }

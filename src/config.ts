@@ -11,6 +11,11 @@ export const ConfigSchema = Type.Object({
     default: 'data/crm.sqlite',
     description: 'A SQLite file path (also as `file:PATH` or `sqlite:PATH`), or `:memory:`.',
   }),
+  UPLOAD_MAX_BYTES: Type.Integer({
+    minimum: 1,
+    default: 50 * 1024 * 1024,
+    description: 'The largest file the upload endpoints accept, in bytes (413 above).',
+  }),
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'Least severe level of log lines written.',

@@ -1,5 +1,9 @@
 // Request validation: Ajv without its loose type coercion, plus the string forms clients send.
 import { AjvCompiler } from '@fastify/ajv-compiler'
+import type { TSchema } from '@sinclair/typebox'
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
+import { formatMessages, patternMessages } from '../schemas/common.js'
+import type { FieldError } from './errors.js'
 
 /**
  * Ajv's own coercion would also turn `null` into 0 or "" and `true` into 1; unknown fields would
@@ -64,3 +68,33 @@ export function buildValidator(...args: Parameters<typeof ajvFactory>) {
     return withStringForms
   }
 }
+
+/**
+ * A validator for `schema` outside any route (an uploaded row), built exactly as a route's body
+ * validator is: the same Ajv options and the same string forms, so a row and a JSON request obey
+ * the same rules.
+ */
+export function compileValidator(schema: TSchema) {
+  const validate = buildValidator({}, { customOptions: ajvOptions })({ schema, method: 'POST', url: '', httpPart: 'body' })
+  return (data: Record<string, unknown>): FieldError[] =>
+    validate(data) ? [] : (validate.errors ?? []).map((error) => describeError(error, '(row)'))
+}
+
+/** One Ajv error in words: the field as the client wrote it (`context` for the whole), and what is wrong. */
+export function describeError(error: FastifySchemaValidationError, context: string): FieldError {
+  const params = error.params as Record<string, unknown>
+  if (error.keyword === 'required') return { field: String(params.missingProperty), message: 'is required' }
+  if (error.keyword === 'additionalProperties') {
+    return { field: String(params.additionalProperty), message: 'is not a known field' }
+  }
+  const field = error.instancePath.slice(1).replaceAll('/', '.') || context
+  let message = error.message ?? 'is invalid'
+  if (error.keyword === 'enum') message += `: ${(params.allowedValues as unknown[]).join(', ')}`
+  if (error.keyword === 'pattern') message = patternMessages[String(params.pattern)] ?? message
+  if (error.keyword === 'format') message = formatMessages[String(params.format)] ?? message
+  return { field, message }
+}
+
+/** Each field once, with the first thing wrong with it. */
+export const firstPerField = (errors: FieldError[]) =>
+  errors.filter((error, i) => errors.findIndex((other) => other.field === error.field) === i)

@@ -59,6 +59,43 @@ export function client(app: App, headers: Record<string, string> = {}) {
 
 export type Client = ReturnType<typeof client>
 
+export type UploadFile = { filename: string; content: string | Buffer; field?: string; fields?: Record<string, string> }
+
+/** A multipart/form-data body as a browser form sends it: the text `fields` first, then the file. */
+export async function formData({ filename, content, field = 'file', fields = {} }: UploadFile) {
+  const form = new FormData()
+  for (const [name, value] of Object.entries(fields)) form.append(name, value)
+  form.append(field, new Blob([content]), filename)
+  const encoded = new Response(form)
+  return {
+    payload: Buffer.from(await encoded.arrayBuffer()),
+    contentType: encoded.headers.get('content-type')!,
+  }
+}
+
+/** Posts a file to an upload endpoint; `accept` picks the answer's form (JSON unless it says HTML). */
+export async function upload(
+  app: App,
+  url: string,
+  file: UploadFile,
+  options: { headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const { payload, contentType } = await formData(file)
+  const response = await app.inject({
+    method: 'POST',
+    url,
+    payload,
+    headers: { 'content-type': contentType, ...options.headers },
+  })
+  const type = String(response.headers['content-type'] ?? '')
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: type.includes('json') ? JSON.parse(response.body) : response.body,
+    text: response.body,
+  }
+}
+
 /** A valid new customer; `overrides` change or add fields. */
 export const newCustomer = (overrides: Record<string, unknown> = {}) => ({
   name: 'Ada Lovelace',

@@ -1,10 +1,11 @@
 // One error handler for the whole API: every failure leaves as an RFC 9457 problem+json.
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import fp from 'fastify-plugin'
-import { formatMessages, type Problem, patternMessages } from '../../schemas/common.js'
+import type { Problem } from '../../schemas/common.js'
 import { type FieldError, HttpProblem, WHOLE_BODY, WHOLE_QUERY } from '../errors.js'
+import { prefersHtml, problemPage } from '../html.js'
+import { describeError, firstPerField } from '../validation.js'
 
 /** The problem+json body for `status`; `title` is the status phrase, as `about:blank` requires. */
 export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
@@ -15,24 +16,9 @@ export function sendProblem(reply: FastifyReply, body: Problem) {
   return reply.code(body.status).type('application/problem+json').send(body)
 }
 
-/** Names the field of one Ajv error as the client wrote it: `email`, `name`, or `(body)`/`(query)` for the whole. */
-function fieldError(error: FastifySchemaValidationError, context: string): FieldError {
-  const params = error.params as Record<string, unknown>
-  if (error.keyword === 'required') return { field: String(params.missingProperty), message: 'is required' }
-  if (error.keyword === 'additionalProperties') {
-    return { field: String(params.additionalProperty), message: 'is not a known field' }
-  }
-  const field = error.instancePath.slice(1).replaceAll('/', '.') || context
-  let message = error.message ?? 'is invalid'
-  if (error.keyword === 'enum') message += `: ${(params.allowedValues as unknown[]).join(', ')}`
-  if (error.keyword === 'pattern') message = patternMessages[String(params.pattern)] ?? message
-  if (error.keyword === 'format') message = formatMessages[String(params.format)] ?? message
-  return { field, message }
-}
-
 /** The problem for invalid input: each field once, with the first thing wrong with it. */
 export function validationProblem(all: FieldError[]): Problem {
-  const errors = all.filter((error, i) => all.findIndex((other) => other.field === error.field) === i)
+  const errors = firstPerField(all)
   const list = errors.map((error) => `${error.field} ${error.message}`).join('; ')
   const count = errors.length === 1 ? '1 invalid field' : `${errors.length} invalid fields`
   return problem(400, `The request has ${count}: ${list}.`, errors)
@@ -51,7 +37,7 @@ const frameworkDetail: Record<string, (error: FastifyError, request: FastifyRequ
 function toProblem(error: FastifyError, request: FastifyRequest): Problem {
   if (error.validation) {
     const context = error.validationContext === 'querystring' ? WHOLE_QUERY : WHOLE_BODY
-    return validationProblem(error.validation.map((each) => fieldError(each, context)))
+    return validationProblem(error.validation.map((each) => describeError(each, context)))
   }
   if (error instanceof HttpProblem) {
     return error.errors ? validationProblem(error.errors) : problem(error.statusCode, error.message)
@@ -68,6 +54,10 @@ export default fp(
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const body = toProblem(error, request)
       if (body.status >= 500) request.log.error({ err: error }, 'request failed')
+      // A person who posted the upload form in a browser reads the problem as a page.
+      if (request.routeOptions.config.html && prefersHtml(request)) {
+        return reply.code(body.status).type('text/html; charset=utf-8').send(problemPage(body))
+      }
       return sendProblem(reply, body)
     })
     app.setNotFoundHandler((request, reply) =>
@@ -76,3 +66,10 @@ export default fp(
   },
   { name: 'errors' },
 )
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route is posted by browser forms: its errors are pages for clients that prefer HTML. */
+    html?: boolean
+  }
+}

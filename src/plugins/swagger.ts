@@ -19,6 +19,13 @@ export default fp(
         servers: [{ url: 'http://127.0.0.1:3000', description: 'Local server (npm start)' }],
         tags,
       },
+      // An upload's form is read by @fastify/multipart as it streams, not validated as a body; the
+      // route states it as `x-form`, and the document shows it as the multipart request body.
+      transform: ({ schema, url }) => {
+        if (!schema || !('x-form' in schema)) return { schema, url }
+        const { 'x-form': form, ...rest } = schema as typeof schema & { 'x-form': unknown }
+        return { schema: { ...rest, body: form } as typeof schema, url }
+      },
       // Shared schemas become components named by their `$id` (`Customer`, `Problem`, ...).
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     })

@@ -37,7 +37,7 @@ function toCustomer(row: CustomerRow & { revenue_cents: number | string | bigint
 const flag = (value: boolean | undefined) => (value ? 1 : 0)
 
 /** The stored form of the attributes an update sets: flags as 0/1, with the case-folded lookup keys. */
-function toColumns(attributes: Omit<UpdateCustomer, 'id'>): CustomerRowUpdate {
+export function toColumns(attributes: Omit<UpdateCustomer, 'id'>): CustomerRowUpdate {
   const { optphone, optemail, optchat, ...text } = attributes
   const columns: CustomerRowUpdate = { ...text }
   if (optphone !== undefined) columns.optphone = flag(optphone)
@@ -72,9 +72,9 @@ export async function findCustomersByName(db: Db, name: string, page: Page): Pro
   return rows.map(toCustomer)
 }
 
-export async function createCustomer(db: Db, input: CreateCustomer): Promise<Customer> {
-  const time = now()
-  const row: NewCustomerRow = {
+/** The row of a new customer, created at `time`. */
+export function newCustomerRow(input: CreateCustomer, time: string): NewCustomerRow {
+  return {
     name: input.name,
     name_key: foldCase(input.name),
     email: input.email,
@@ -88,8 +88,15 @@ export async function createCustomer(db: Db, input: CreateCustomer): Promise<Cus
     created: time,
     updated: time,
   }
+}
+
+export async function createCustomer(db: Db, input: CreateCustomer): Promise<Customer> {
   try {
-    const stored = await db.insertInto('customers').values(row).returningAll().executeTakeFirstOrThrow()
+    const stored = await db
+      .insertInto('customers')
+      .values(newCustomerRow(input, now()))
+      .returningAll()
+      .executeTakeFirstOrThrow()
     return toCustomer({ ...stored, revenue_cents: 0 })
   } catch (error) {
     if (isUniqueViolation(error)) throw duplicateEmail(input.email)

@@ -1,7 +1,7 @@
 // Product queries. Each takes the database (or a transaction) first; transactions start here.
 import type { Page } from '../../schemas/common.js'
-import type { ProductRow } from '../../schemas/database.js'
-import type { CreateProduct, Product, UpdateProduct } from '../../schemas/product.js'
+import type { NewProductRow, ProductRow } from '../../schemas/database.js'
+import type { CreateProduct, ImportProduct, Product, UpdateProduct } from '../../schemas/product.js'
 import type { Db } from '../db/connect.js'
 import { HttpProblem, notFound } from '../errors.js'
 import { assertCustomerExists } from './customers.js'
@@ -56,26 +56,30 @@ export async function findProductsOfCustomer(db: Db, customerid: number, page: P
   return rows.map(toProduct)
 }
 
+/** The row of a new product, created at `time`; the price must have at most two decimals. */
+export function newProductRow(input: ImportProduct, time: string): NewProductRow {
+  return {
+    name: input.name,
+    name_key: foldCase(input.name),
+    price_cents: amountToCents(input.price, 'price'),
+    purchased: input.purchased,
+    warranty: input.warranty,
+    customerid: input.customerid ?? null,
+    created: time,
+    updated: time,
+  }
+}
+
 export async function createProduct(db: Db, input: CreateProduct): Promise<Product> {
-  const priceCents = amountToCents(input.price, 'price')
+  const row = newProductRow(input, now())
   return db.transaction().execute(async (trx) => {
     await assertCustomerExists(trx, input.customerid)
-    const time = now()
-    const row = await trx
+    const stored = await trx
       .insertInto('products')
-      .values({
-        name: input.name,
-        name_key: foldCase(input.name),
-        price_cents: priceCents,
-        purchased: input.purchased,
-        warranty: input.warranty,
-        customerid: input.customerid,
-        created: time,
-        updated: time,
-      })
+      .values(row)
       .returningAll()
       .executeTakeFirstOrThrow()
-    return toProduct(row)
+    return toProduct(stored)
   })
 }
 

@@ -1,0 +1,124 @@
+// The few HTML pages: the upload page, an upload report, and a problem, for people using a browser.
+import type { FastifyRequest } from 'fastify'
+import type { Problem } from '../schemas/common.js'
+import type { UploadReport } from '../schemas/upload.js'
+import { ACCEPTED_EXTENSIONS } from './imports/formats.js'
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+export const escape = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+
+/** Whether the client's Accept header ranks HTML above JSON, as a browser's form post does. */
+export function prefersHtml(request: FastifyRequest): boolean {
+  const quality = (type: string) => {
+    let best = 0
+    for (const part of (request.headers.accept ?? '').split(',')) {
+      const [range = '', ...params] = part.trim().toLowerCase().split(';')
+      const q = Number(params.find((p) => p.trim().startsWith('q='))?.trim().slice(2) ?? 1)
+      const [main] = type.split('/')
+      if (range === type || range === `${main}/*` || range === '*/*') best = Math.max(best, range === type ? q + 1e-9 : q)
+    }
+    return best
+  }
+  return quality('text/html') > quality('application/json')
+}
+
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+fieldset{margin:1.5rem 0;padding:1rem}legend{font-weight:600}label{display:block;margin:.5rem 0 .25rem}
+button{margin-top:1rem;padding:.4rem 1rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2rem .6rem;text-align:left}
+.hint{color:#444;font-size:.95rem}`
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escape(title)} · CRM API</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>
+`
+}
+
+const accept = ACCEPTED_EXTENSIONS.join(',')
+
+export function uploadPage(): string {
+  return layout(
+    'Upload customers and products',
+    `<h1>Upload customers and products</h1>
+<p>Load a list from Excel (<code>.xlsx</code>, <code>.xls</code>) or a CSV file (<code>.csv</code>, <code>.txt</code>).
+Rows that cannot be stored are skipped; the report after the upload says which and why.</p>
+
+<form action="/upload/customers" method="post" enctype="multipart/form-data">
+<fieldset>
+<legend>Customers</legend>
+<p class="hint" id="custfile-hint">Columns in this order: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status.
+Name and Email are required. A spreadsheet may start with a header row; a CSV file has none.</p>
+<label for="mode">When a row's e-mail address is already stored</label>
+<select id="mode" name="mode">
+<option value="insert">skip the row</option>
+<option value="upsert">update that customer</option>
+</select>
+<label for="custfile">Customer file</label>
+<input type="file" id="custfile" name="custfile" accept="${accept}" required aria-describedby="custfile-hint">
+<button type="submit">Upload customers</button>
+</fieldset>
+</form>
+
+<form action="/upload/products" method="post" enctype="multipart/form-data">
+<fieldset>
+<legend>Products</legend>
+<p class="hint" id="prodfile-hint">Columns in this order: Name, Price, Purchased, Warranty, CustomerId.
+Name and Price are required; Purchased defaults to today, Warranty to 2 years, and no CustomerId leaves the product unassigned.</p>
+<label for="prodfile">Product file</label>
+<input type="file" id="prodfile" name="prodfile" accept="${accept}" required aria-describedby="prodfile-hint">
+<button type="submit">Upload products</button>
+</fieldset>
+</form>
+
+<p>For developers: the <a href="/docs">API documentation</a> and the <a href="/openapi.json">OpenAPI document</a>.</p>`,
+  )
+}
+
+export function reportPage(report: UploadReport): string {
+  const rows = report.errors
+    .map((error) => `<tr><td>${error.row}</td><td>${escape(error.reason)}</td></tr>`)
+    .join('\n')
+  const more = report.skipped > report.errors.length ? `<p>The first ${report.errors.length} of them are listed.</p>` : ''
+  return layout(
+    `Upload report ${report.id}`,
+    `<h1>Upload of ${escape(report.filename)}</h1>
+<dl>
+<dt>Kind</dt><dd>${escape(report.kind)}</dd>
+<dt>Rows read</dt><dd>${report.rows}</dd>
+<dt>Stored as new</dt><dd>${report.inserted}</dd>
+${report.kind === 'customers' ? `<dt>Updated</dt><dd>${report.updated}</dd>\n` : ''}<dt>Skipped</dt><dd>${report.skipped}</dd>
+</dl>
+${
+  report.errors.length > 0
+    ? `<h2>Skipped rows</h2>${more}
+<table>
+<thead><tr><th scope="col">Row</th><th scope="col">Reason</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`
+    : '<p>No row was skipped.</p>'
+}
+<p>Report number ${report.id}. <a href="/">Upload another file</a></p>`,
+  )
+}
+
+export function problemPage(problem: Problem): string {
+  return layout(
+    problem.title,
+    `<h1>${escape(problem.title)}</h1>
+<p>${escape(problem.detail)}</p>
+<p>Nothing was stored. <a href="/">Back to the upload page</a></p>`,
+  )
+}

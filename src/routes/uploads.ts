@@ -1,0 +1,160 @@
+// Bulk uploads of customers and products from spreadsheets and CSV files, and their reports.
+import { createWriteStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import multipart from '@fastify/multipart'
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { problemResponses } from '../../schemas/common.js'
+import {
+  CustomerUploadQuerySchema,
+  ProductUploadQuerySchema,
+  UploadMode,
+  UploadReportQuerySchema,
+  UploadReportSchema,
+  type UploadReport,
+  uploadForm,
+} from '../../schemas/upload.js'
+import type { Config } from '../config.js'
+import { HttpProblem, invalid } from '../errors.js'
+import { prefersHtml, reportPage } from '../html.js'
+import { checkContent, formatOf } from '../imports/formats.js'
+import { customerImport, type ImportKind, type Mode, productImport } from '../imports/kinds.js'
+import { readRows } from '../imports/read.js'
+import { importRows } from '../imports/run.js'
+import { getReport } from '../services/uploads.js'
+
+export const tag = {
+  name: 'uploads',
+  description:
+    'Bulk uploads of customer and product lists from Excel (.xlsx, .xls) and CSV (.csv, .txt) files, and their reports.',
+}
+const tags = [tag.name]
+const Report = Type.Ref(UploadReportSchema)
+
+function sendReport(request: FastifyRequest, reply: FastifyReply, report: UploadReport) {
+  if (prefersHtml(request)) return reply.type('text/html; charset=utf-8').send(reportPage(report))
+  return reply.send(report)
+}
+
+const uploadResponses = {
+  201: { ...Report, description: 'The report: what was stored and what was skipped, and why. Browsers get it as a page.' },
+  ...problemResponses({}),
+  413: {
+    description: 'The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored.',
+    content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+  },
+  415: {
+    description: 'The file is not .xlsx, .xls, .csv or .txt, or its content is not what its name says; nothing was stored.',
+    content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+  },
+}
+
+const rowRules =
+  'A row that cannot be stored is skipped and reported with its row number and the reason; the other rows are ' +
+  'stored, all in one transaction. Blank rows are ignored. XLS and XLSX files may start with a header row; ' +
+  'CSV and TXT files (UTF-8, commas, quotes as in RFC 4180) have none. A browser form post gets the report as a page.'
+
+const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
+  await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 11 } })
+  app.addSchema(UploadReportSchema)
+
+  /** Keeps the uploaded file on disk while it is read, so a slow client never holds the database. */
+  async function upload<T>(request: FastifyRequest, reply: FastifyReply, kind: ImportKind<T>, queryMode?: Mode) {
+    if (!request.isMultipart()) {
+      throw new HttpProblem(415, 'An upload is a multipart/form-data form holding one file.')
+    }
+    const file = await request.file()
+    if (!file) throw invalid('(body)', 'must hold a file')
+    const format = formatOf(file.filename)
+    const field = file.fields.mode
+    const formMode = field && 'value' in field ? String(field.value) : undefined
+    if (formMode !== undefined && !(UploadMode.enum as string[]).includes(formMode)) {
+      throw invalid('mode', `must be one of ${UploadMode.enum.join(', ')}`)
+    }
+    const mode = queryMode ?? (formMode as Mode | undefined) ?? 'insert'
+    const folder = await mkdtemp(join(tmpdir(), 'crm-upload-'))
+    try {
+      const path = join(folder, 'upload')
+      await pipeline(file.file, createWriteStream(path))
+      await checkContent(path, file.filename, format)
+      const rows = readRows(path, file.filename, format)
+      const report = await importRows(app.db, kind, rows, { filename: file.filename, format, mode, log: request.log })
+      return sendReport(request, reply.code(201), report)
+    } finally {
+      await rm(folder, { recursive: true, force: true })
+    }
+  }
+
+  app.post(
+    '/upload/customers',
+    {
+      config: { html: true },
+      schema: {
+        operationId: 'uploadCustomers',
+        tags,
+        summary: 'Upload a customer list',
+        description:
+          'Columns, in this order: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status (e-mail before ' +
+          'phone, unlike the JSON API). Name and Email are required, and each row must make a valid customer by the ' +
+          'same rules as addCustomer. Status defaults to active; the opt columns read true/false/yes/no/y/n/1/0 in ' +
+          'any case, or a real Excel boolean, and default to false. A row whose e-mail address (in any case) is ' +
+          'earlier in the file is skipped; one already stored is skipped too, or with `mode=upsert` (in the query ' +
+          'string or as a form field) updates that customer with the cells the row gives. ' +
+          rowRules,
+        querystring: CustomerUploadQuerySchema,
+        consumes: ['multipart/form-data'],
+        'x-form': uploadForm('custfile'),
+        response: uploadResponses,
+      },
+    },
+    (request, reply) => upload(request, reply, customerImport, request.query.mode),
+  )
+
+  app.post(
+    '/upload/products',
+    {
+      config: { html: true },
+      schema: {
+        operationId: 'uploadProducts',
+        tags,
+        summary: 'Upload a product list',
+        description:
+          'Columns, in this order: Name, Price, Purchased, Warranty, and optionally CustomerId. Name and Price are ' +
+          'required, and each row must make a valid product by the same rules as addProduct. Purchased (an Excel ' +
+          'date or YYYY-MM-DD text) defaults to today, Warranty to 2 years, and no CustomerId leaves the product ' +
+          'unassigned; a CustomerId that is not a stored customer skips the row. ' +
+          rowRules,
+        querystring: ProductUploadQuerySchema,
+        consumes: ['multipart/form-data'],
+        'x-form': uploadForm('prodfile'),
+        response: uploadResponses,
+      },
+    },
+    (request, reply) => upload(request, reply, productImport),
+  )
+
+  app.get(
+    '/upload/report',
+    {
+      schema: {
+        operationId: 'getUploadReport',
+        tags,
+        summary: 'Get the report of an upload again',
+        description:
+          'The report an upload answered with, by its `id` (in the query string or a JSON body). Its `errors` list ' +
+          'the first skipped rows; `skipped` counts them all.',
+        querystring: UploadReportQuerySchema,
+        response: {
+          200: { ...Report, description: 'The report.' },
+          ...problemResponses({ 404: 'No upload report has this `id`.' }),
+        },
+      },
+    },
+    async (request, reply) => sendReport(request, reply, await getReport(app.db, request.query.id)),
+  )
+}
+
+export default uploads
