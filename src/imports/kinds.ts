@@ -3,6 +3,7 @@ import type { CreateCustomer, UpdateCustomer } from '../../schemas/customer.js'
 import { CreateCustomerSchema } from '../../schemas/customer.js'
 import { type ImportProduct, ImportProductSchema } from '../../schemas/product.js'
 import type { UploadReport } from '../../schemas/upload.js'
+import { insertMany } from '../db/bulk.js'
 import type { Db } from '../db/connect.js'
 import { HttpProblem } from '../errors.js'
 import { newCustomerRow, toColumns } from '../services/customers.js'
@@ -52,6 +53,8 @@ const validateCustomer = compileValidator(CreateCustomerSchema)
  */
 export type CustomerCandidate = {
   customer: CreateCustomer
+  /** The case-folded e-mail address: what makes two rows, or a row and a stored customer, the same. */
+  key: string
   incomplete?: string
   given: Omit<UpdateCustomer, 'id'>
 }
@@ -81,6 +84,7 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
   if (bad.length > 0) return reasonOf(bad, CUSTOMER_COLUMNS)
   return {
     customer: customer as CreateCustomer,
+    key: foldCase(String(given.email)),
     ...(errors.length > 0 && { incomplete: reasonOf(errors, CUSTOMER_COLUMNS) }),
     given: given as CustomerCandidate['given'],
   }
@@ -91,12 +95,12 @@ export const customerImport: ImportKind<CustomerCandidate> = {
   header: ['name', 'email'],
   parse: parseCustomer,
   duplicate: {
-    key: ({ customer }) => foldCase(customer.email),
+    key: ({ key }) => key,
     reason: ({ customer }, row) => `Email ${customer.email} is already in row ${row} of this file`,
   },
   async store(trx, batch, mode) {
     const time = now()
-    const keys = batch.map(({ value }) => foldCase(value.customer.email))
+    const keys = batch.map(({ value }) => value.key)
     const stored = await trx.selectFrom('customers').select(['id', 'email_key']).where('email_key', 'in', keys).execute()
     const existing = new Map(stored.map((row) => [row.email_key, row.id]))
     const inserts = []
@@ -120,7 +124,7 @@ export const customerImport: ImportKind<CustomerCandidate> = {
         outcomes.push({ reason: `Email ${value.customer.email} belongs to a customer already stored (id ${id})` })
       }
     }
-    if (inserts.length > 0) await trx.insertInto('customers').values(inserts).execute()
+    await insertMany(trx, 'customers', inserts)
     return outcomes
   },
 }
@@ -172,7 +176,7 @@ export const productImport: ImportKind<ImportProduct> = {
         outcomes.push('inserted')
       }
     }
-    if (inserts.length > 0) await trx.insertInto('products').values(inserts).execute()
+    await insertMany(trx, 'products', inserts)
     return outcomes
   },
 }

@@ -24,7 +24,8 @@ export const SPREADSHEET_LIMITS = {
   rows: 1_000_000,
 }
 
-export function readRows(path: string, filename: string, format: Format): AsyncIterable<SourceRow> {
+/** The rows of a file, in batches (one await per batch, not per row: it counts at a million rows). */
+export function readRows(path: string, filename: string, format: Format): AsyncIterable<SourceRow[]> {
   return format === 'csv' ? csvRows(path, filename) : spreadsheetRows(path, filename, format)
 }
 
@@ -33,7 +34,7 @@ export function readRows(path: string, filename: string, format: Format): AsyncI
  * without a byte order mark, LF or CRLF. Streamed: memory does not grow with the file. A record
  * is a row, whatever line breaks its quoted fields hold.
  */
-async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRow> {
+async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRow[]> {
   // `fatal`: bytes that are not UTF-8 stop the upload (415) instead of turning into U+FFFD.
   const decoder = new TextDecoder('utf-8', { fatal: true })
   const notText = () => new HttpProblem(415, `"${filename}" is not UTF-8 text, so it is not a CSV file this upload reads.`)
@@ -54,19 +55,49 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
       }
     },
   })
-  const parser = Papa.parse(Papa.NODE_STREAM_INPUT, { delimiter: ',', quoteChar: '"', escapeChar: '"' })
-  const source = createReadStream(path)
-  source.on('error', (error) => parser.destroy(error))
-  decode.on('error', (error) => parser.destroy(error))
-  source.pipe(decode).pipe(parser)
+  const text = createReadStream(path).pipe(decode)
+  // Papa hands over the rows of each chunk of the file at once and waits (paused) until they are
+  // stored: memory holds one chunk, and there is one await per chunk, not per row.
+  const chunks: string[][][] = []
+  let parser: Papa.Parser | undefined
+  let finished = false
+  let failure: unknown
+  let wake: (() => void) | undefined
+  Papa.parse(text as unknown as File, {
+    delimiter: ',',
+    chunk(results: Papa.ParseResult<string[]>, handle: Papa.Parser) {
+      chunks.push(results.data)
+      parser = handle
+      handle.pause()
+      wake?.()
+    },
+    complete() {
+      finished = true
+      wake?.()
+    },
+    error(error: Error) {
+      failure = error
+      wake?.()
+    },
+  })
   let row = 0
-  for await (const cells of parser as AsyncIterable<string[]>) {
-    row++
-    yield { row, cells }
+  for (;;) {
+    const data = chunks.shift()
+    if (data) {
+      yield data.map((cells) => ({ row: ++row, cells }))
+      if (!finished) parser?.resume()
+    } else if (failure !== undefined) {
+      throw failure
+    } else if (finished) {
+      return
+    } else {
+      await new Promise<void>((resolve) => (wake = resolve))
+      wake = undefined
+    }
   }
 }
 
-async function* spreadsheetRows(path: string, filename: string, format: Format): AsyncGenerator<SourceRow> {
+async function* spreadsheetRows(path: string, filename: string, format: Format): AsyncGenerator<SourceRow[]> {
   const buffer = await readFile(path)
   if (format === 'xlsx') checkUnpackedSize(buffer, filename)
   let workbook: XLSX.WorkBook
@@ -86,10 +117,14 @@ async function* spreadsheetRows(path: string, filename: string, format: Format):
   }
   const sheet = workbook.Sheets[workbook.SheetNames[0] ?? '']
   const data = (sheet?.['!data'] ?? []) as Array<Array<XLSX.CellObject | undefined> | undefined>
-  for (let r = 0; r < data.length; r++) {
-    const row = data[r]
-    if (!row) continue
-    yield { row: r + 1, cells: Array.from(row, (cell) => (cell && cell.t !== 'e' && cell.t !== 'z' ? (cell.v as Cell) ?? null : null)) }
+  const value = (cell: XLSX.CellObject | undefined): Cell => (cell && cell.t !== 'e' && cell.t !== 'z' ? ((cell.v as Cell) ?? null) : null)
+  for (let start = 0; start < data.length; start += 1000) {
+    const batch: SourceRow[] = []
+    for (let r = start; r < Math.min(start + 1000, data.length); r++) {
+      const row = data[r]
+      if (row) batch.push({ row: r + 1, cells: Array.from(row, value) })
+    }
+    yield batch
   }
 }
 

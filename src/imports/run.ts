@@ -24,7 +24,7 @@ type Pending<T> = { row: number; value?: T; reason?: string }
 export async function importRows<T>(
   db: Db,
   kind: ImportKind<T>,
-  rows: AsyncIterable<SourceRow>,
+  rows: AsyncIterable<SourceRow[]>,
   { filename, format, mode, log }: ImportOptions,
 ): Promise<UploadReport> {
   return db.transaction().execute(async (trx) => {
@@ -58,27 +58,29 @@ export async function importRows<T>(
 
     const seen = new Map<string, number>()
     let first = true
-    for await (const { row, cells } of rows) {
-      if (isBlank(cells)) continue
-      // Only a spreadsheet may open with a header row; CSV and TXT files have none.
-      if (first && format !== 'csv' && isHeader(cells, kind.header)) {
+    for await (const batch of rows) {
+      for (const { row, cells } of batch) {
+        if (isBlank(cells)) continue
+        // Only a spreadsheet may open with a header row; CSV and TXT files have none.
+        if (first && format !== 'csv' && isHeader(cells, kind.header)) {
+          first = false
+          continue
+        }
         first = false
-        continue
+        report.rows++
+        const parsed = kind.parse(cells)
+        if (typeof parsed === 'string') {
+          pending.push({ row, reason: parsed })
+        } else if (kind.duplicate) {
+          const key = kind.duplicate.key(parsed)
+          const earlier = seen.get(key)
+          if (earlier === undefined) seen.set(key, row)
+          pending.push(earlier === undefined ? { row, value: parsed } : { row, reason: kind.duplicate.reason(parsed, earlier) })
+        } else {
+          pending.push({ row, value: parsed })
+        }
+        if (pending.length >= BATCH_ROWS) await flush()
       }
-      first = false
-      report.rows++
-      const parsed = kind.parse(cells)
-      if (typeof parsed === 'string') {
-        pending.push({ row, reason: parsed })
-      } else if (kind.duplicate) {
-        const key = kind.duplicate.key(parsed)
-        const earlier = seen.get(key)
-        if (earlier === undefined) seen.set(key, row)
-        pending.push(earlier === undefined ? { row, value: parsed } : { row, reason: kind.duplicate.reason(parsed, earlier) })
-      } else {
-        pending.push({ row, value: parsed })
-      }
-      if (pending.length >= BATCH_ROWS) await flush()
     }
     await flush()
 

@@ -1,0 +1,26 @@
+// Inserting many rows at once, as fast as the driver allows.
+import { CompiledQuery, type Insertable } from 'kysely'
+import type { Database } from '../../schemas/database.js'
+import type { Db } from './connect.js'
+
+/** SQL text by table, columns and row count: a bulk upload inserts thousands of same-sized batches. */
+const compiled = new Map<string, string>()
+
+/**
+ * Inserts `rows` (all with the same columns, in the same order) with one multi-row INSERT. Kysely
+ * builds the statement for the first batch of each size; later batches reuse its SQL with their
+ * own parameters, which skips building and compiling a query tree of thousands of values each time.
+ */
+export async function insertMany<T extends keyof Database>(db: Db, table: T, rows: Insertable<Database[T]>[]) {
+  if (rows.length === 0) return
+  const columns = Object.keys(rows[0]!) as Array<keyof Insertable<Database[T]>>
+  const key = `${table}(${columns.join(',')})x${rows.length}`
+  let sql = compiled.get(key)
+  if (sql === undefined) {
+    sql = db.insertInto(table).values(rows as never).compile().sql
+    compiled.set(key, sql)
+  }
+  const parameters: unknown[] = []
+  for (const row of rows) for (const column of columns) parameters.push(row[column])
+  await db.executeQuery(CompiledQuery.raw(sql, parameters))
+}
