@@ -12,8 +12,8 @@ export const UploadKind = StringEnum(['customers', 'products'], {
   examples: ['customers'],
 })
 
+// No `default`: validation would fill it into the query string and hide the form field of the page.
 export const UploadMode = StringEnum(['insert', 'upsert'], {
-  default: 'insert',
   description:
     'What a customer row whose e-mail address is already stored does: `insert` skips it (the default), ' +
     '`upsert` updates that customer with the row.',

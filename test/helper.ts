@@ -1,16 +1,18 @@
 // Test helpers: an app exactly as production builds it, on a fresh in-memory database, and a small client.
 import { PassThrough } from 'node:stream'
 import type { Test } from 'tap'
+import * as XLSX from 'xlsx'
 import { type App, buildApp } from '../src/app.js'
+import type { Config } from '../src/config.js'
 
 export type TestApp = App & { logs: () => Array<Record<string, unknown>> }
 
 /** Builds the app on a fresh `:memory:` database, closed when the test ends; log lines are kept for reading. */
-export async function build(t: Test): Promise<TestApp> {
+export async function build(t: Test, config: Partial<Config> = {}): Promise<TestApp> {
   const stream = new PassThrough()
   const lines: string[] = []
   stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)))
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'info' }, logStream: stream })
+  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'info', ...config }, logStream: stream })
   t.teardown(() => app.close())
   await app.ready()
   return Object.assign(app, { logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) })
@@ -107,3 +109,20 @@ export const newCustomer = (overrides: Record<string, unknown> = {}) => ({
 
 /** The problem+json every failure answers with, for comparing with `t.match`. */
 export const problemOf = (status: number) => ({ type: 'about:blank', status, title: String, detail: String })
+
+/**
+ * A workbook file with one sheet of `rows`, as Excel would save it: cells given as SheetJS cell
+ * objects (`{ t: 'n', v: 45351, z: 'yyyy-mm-dd' }` for a date) are written as they are.
+ */
+export function workbook(rows: unknown[][], bookType: 'xlsx' | 'biff8' = 'xlsx'): Buffer {
+  const sheet = XLSX.utils.aoa_to_sheet(rows)
+  const book = XLSX.utils.book_new()
+  XLSX.utils.book_append_sheet(book, sheet, 'Sheet1')
+  return XLSX.write(book, { type: 'buffer', bookType, compression: true }) as Buffer
+}
+
+/** An Excel date cell for a `YYYY-MM-DD` day (Excel counts days from 1899-12-30). */
+export function excelDate(day: string) {
+  const serial = (Date.parse(`${day}T00:00:00Z`) - Date.UTC(1899, 11, 30)) / 86_400_000
+  return { t: 'n', v: serial, z: 'yyyy-mm-dd' }
+}

@@ -28,8 +28,8 @@ export interface ImportKind<T> {
   parse(cells: Cell[]): T | string
   /** For kinds whose rows must be unique in a file: what makes a row the same as another, and in what words. */
   duplicate?: { key(value: T): string; reason(value: T, earlierRow: number): string }
-  /** Stores a batch of valid rows inside the upload's transaction; the outcome of each, in order. */
-  store(trx: Db, batch: Candidate<T>[], mode: Mode): Promise<Outcome[]>
+  /** Stores a batch of valid rows inside the upload's transaction, stamped `time`; the outcome of each, in order. */
+  store(trx: Db, batch: Candidate<T>[], mode: Mode, time: string): Promise<Outcome[]>
 }
 
 // ---- Customers: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status ----
@@ -98,8 +98,7 @@ export const customerImport: ImportKind<CustomerCandidate> = {
     key: ({ key }) => key,
     reason: ({ customer }, row) => `Email ${customer.email} is already in row ${row} of this file`,
   },
-  async store(trx, batch, mode) {
-    const time = now()
+  async store(trx, batch, mode, time) {
     const keys = batch.map(({ value }) => value.key)
     const stored = await trx.selectFrom('customers').select(['id', 'email_key']).where('email_key', 'in', keys).execute()
     const existing = new Map(stored.map((row) => [row.email_key, row.id]))
@@ -161,8 +160,7 @@ export const productImport: ImportKind<ImportProduct> = {
   kind: 'products',
   header: ['name', 'price'],
   parse: parseProduct,
-  async store(trx, batch) {
-    const time = now()
+  async store(trx, batch, _mode, time) {
     const owners = [...new Set(batch.map(({ value }) => value.customerid).filter((id) => id != null))] as number[]
     const found = owners.length > 0 ? await trx.selectFrom('customers').select('id').where('id', 'in', owners).execute() : []
     const known = new Set(found.map((row) => row.id))

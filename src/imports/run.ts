@@ -28,6 +28,7 @@ export async function importRows<T>(
   { filename, format, mode, log }: ImportOptions,
 ): Promise<UploadReport> {
   return db.transaction().execute(async (trx) => {
+    // The upload is one event: its report and every row it stores carry the same time.
     const created = now()
     const { id } = await trx
       .insertInto('upload_reports')
@@ -45,7 +46,7 @@ export async function importRows<T>(
     let pending: Pending<T>[] = []
     const flush = async () => {
       const valid = pending.filter((entry) => entry.reason === undefined) as Candidate<T>[]
-      const outcomes: Outcome[] = valid.length > 0 ? await kind.store(trx, valid, mode) : []
+      const outcomes: Outcome[] = valid.length > 0 ? await kind.store(trx, valid, mode, created) : []
       let next = 0
       for (const entry of pending) {
         const outcome = entry.reason === undefined ? outcomes[next++]! : { reason: entry.reason }

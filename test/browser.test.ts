@@ -1,0 +1,166 @@
+// The upload page in a real browser (headless Chromium): a customer CSV upload and its report page, and an unsupported file's problem page.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import t, { type Test } from 'tap'
+import { type App, buildApp } from '../src/app.js'
+
+/** How long any single browser wait may take. */
+const WAIT = 5_000
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+t.setTimeout(50_000)
+
+/** The real app on a fresh in-memory database, listening on a free local port; closed when `t` ends. */
+async function startApp(t: Test): Promise<{ app: App; base: string }> {
+  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' } })
+  t.teardown(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, base: address }
+}
+
+/** Headless Chromium with a fresh context and page; all closed when `t` ends. A launch failure fails the test. */
+async function openBrowser(t: Test): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 })
+  t.teardown(() => browser.close())
+  const context = await browser.newContext()
+  t.teardown(() => context.close())
+  context.setDefaultTimeout(WAIT)
+  context.setDefaultNavigationTimeout(WAIT)
+  const page = await context.newPage()
+  return { browser, context, page }
+}
+
+/** A temporary folder for the files the browser uploads; removed when `t` ends. */
+async function tempFolder(t: Test): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), 'crm-browser-'))
+  t.teardown(() => rm(folder, { recursive: true, force: true }))
+  return folder
+}
+
+/** The report's <dl> as term → description (each <dt> has one <dd>). */
+async function definitions(page: Page): Promise<Record<string, string>> {
+  const terms = await page.locator('dl > dt').allTextContents()
+  const descriptions = await page.locator('dl > dd').allTextContents()
+  if (terms.length !== descriptions.length) throw new Error(`${terms.length} terms but ${descriptions.length} descriptions`)
+  return Object.fromEntries(terms.map((term, i) => [term.trim(), descriptions[i]?.trim() ?? '']))
+}
+
+t.test('a customer CSV uploaded through the page gets a report page, and its valid rows are stored', async (t) => {
+  const { app, base } = await startApp(t)
+  const { page } = await openBrowser(t)
+  const folder = await tempFolder(t)
+
+  const csv = [
+    'Ada Lovelace,ada@example.com,"12 St James Square, London",,yes,no,no,active',
+    'Grace Hopper,grace@example.com,1 Navy Way,+1 555 0100,no,yes,no,active',
+    'Bad Mail,not-an-email,Nowhere 1,,no,no,no,active',
+  ].join('\n')
+  const file = join(folder, 'customers.csv')
+  await writeFile(file, csv + '\n')
+
+  const home = await page.goto(base + '/')
+  t.equal(home?.status(), 200, 'the upload page loads')
+  t.equal(await page.title(), 'Upload customers and products · CRM API', 'the page title')
+  const input = page.getByLabel('Customer file')
+  t.equal(await input.count(), 1, 'one input is labelled "Customer file"')
+  t.equal(await input.getAttribute('type'), 'file', 'it is a file input')
+  t.equal(await page.getByLabel('Product file').count(), 1, 'the product file input is reachable by its label')
+  t.equal(await page.locator('#mode').inputValue(), 'insert', 'the mode is "skip the row" by default')
+
+  await input.setInputFiles(file)
+  const [response] = await Promise.all([
+    page.waitForNavigation({ timeout: WAIT }),
+    page.getByRole('button', { name: 'Upload customers' }).click(),
+  ])
+  t.equal(response?.status(), 201, 'the upload answers 201')
+  t.match(response?.headers()['content-type'], /^text\/html/, 'as an HTML page')
+  t.equal(new URL(page.url()).pathname, '/upload/customers', 'the browser is on the upload URL')
+
+  t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Upload of customers.csv', 'the heading names the file')
+  t.match(await page.title(), /^Upload report \d+ · CRM API$/, 'the report title has its number')
+  t.match(
+    await definitions(page),
+    { Kind: 'customers', 'Rows read': '3', 'Stored as new': '2', Updated: '0', Skipped: '1' },
+    'the counts',
+  )
+
+  const skipped = page.locator('table tbody tr')
+  t.equal(await skipped.count(), 1, 'one skipped row is listed')
+  const headers = await page.locator('table thead th').allTextContents()
+  t.same(headers, ['Row', 'Reason'], 'the table columns')
+  const cells = await skipped.first().locator('td').allTextContents()
+  t.equal(cells[0], '3', 'the skipped row is row 3')
+  t.match(cells[1] ?? '', /e-?mail/i, 'its reason is about the e-mail address')
+
+  await page.screenshot({ path: '/tmp/browser-report.png', fullPage: true })
+
+  await Promise.all([page.waitForURL(base + '/', { timeout: WAIT }), page.getByRole('link', { name: 'Upload another file' }).click()])
+  t.equal(new URL(page.url()).pathname, '/', '"Upload another file" leads back to the upload page')
+  t.equal(await page.title(), 'Upload customers and products · CRM API', 'the upload page again')
+
+  const stored = await app.db.selectFrom('customers').select(['name', 'email']).orderBy('id').execute()
+  t.same(
+    stored,
+    [
+      { name: 'Ada Lovelace', email: 'ada@example.com' },
+      { name: 'Grace Hopper', email: 'grace@example.com' },
+    ],
+    'the two valid rows are stored',
+  )
+  const [ada] = await app.db
+    .selectFrom('customers')
+    .select(['address', 'optemail', 'optphone', 'optchat', 'status'])
+    .where('email', '=', 'ada@example.com')
+    .execute()
+  t.same(
+    ada,
+    { address: '12 St James Square, London', optemail: 1, optphone: 0, optchat: 0, status: 'active' },
+    'the first row as stored: the quoted address keeps its comma, the yes/no cells are flags',
+  )
+})
+
+t.test('a file of an unsupported kind gets the problem page in the browser, and nothing is stored', async (t) => {
+  const { app, base } = await startApp(t)
+  const { page } = await openBrowser(t)
+  const folder = await tempFolder(t)
+
+  const file = join(folder, 'notes.pdf')
+  await writeFile(file, Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n', 'latin1'))
+
+  await page.goto(base + '/')
+  // The input's accept list would hide a .pdf in a file chooser, but a file set directly still posts.
+  await page.getByLabel('Product file').setInputFiles(file)
+  const [response] = await Promise.all([
+    page.waitForNavigation({ timeout: WAIT }),
+    page.getByRole('button', { name: 'Upload products' }).click(),
+  ])
+  t.equal(response?.status(), 415, 'the upload answers 415')
+  t.match(response?.headers()['content-type'], /^text\/html/, 'as an HTML page')
+
+  t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Unsupported Media Type', 'the heading is the status title')
+  t.equal(await page.title(), 'Unsupported Media Type · CRM API', 'the page title')
+  const text = (await page.locator('main').innerText()).replace(/\s+/g, ' ')
+  t.match(text, /"notes\.pdf" is not a file this upload reads/, 'the detail names the file')
+  t.match(text, /Nothing was stored\./, 'the page says nothing was stored')
+  t.equal(
+    await page.getByRole('link', { name: 'Back to the upload page' }).getAttribute('href'),
+    '/',
+    'a link leads back to the upload page',
+  )
+
+  const products = await app.db.selectFrom('products').select(['id']).execute()
+  t.same(products, [], 'no product is stored')
+  const reports = await app.db.selectFrom('upload_reports').select(['id']).execute()
+  t.same(reports, [], 'no upload report is stored')
+})
