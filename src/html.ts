@@ -23,8 +23,10 @@ export function prefersHtml(request: FastifyRequest): boolean {
 }
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-fieldset{margin:1.5rem 0;padding:1rem}legend{font-weight:600}label{display:block;margin:.5rem 0 .25rem}
-button{margin-top:1rem;padding:.4rem 1rem}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2rem .6rem;text-align:left}
+fieldset{margin:1.5rem 0;padding:1rem}legend{font-weight:600}label{display:block;margin:.75rem 0 .25rem}
+input,select,button{font:inherit}button{display:block;margin-top:1rem;padding:.4rem 1rem}
+dl{display:grid;grid-template-columns:max-content auto;gap:.25rem 1.5rem}dt{font-weight:600}dd{margin:0}
+table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2rem .6rem;text-align:left}
 .hint{color:#444;font-size:.95rem}`
 
 function layout(title: string, body: string): string {
@@ -34,6 +36,7 @@ function layout(title: string, body: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escape(title)} · CRM API</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
@@ -58,7 +61,8 @@ Rows that cannot be stored are skipped; the report after the upload says which a
 <fieldset>
 <legend>Customers</legend>
 <p class="hint" id="custfile-hint">Columns in this order: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status.
-Name and Email are required. A spreadsheet may start with a header row; a CSV file has none.</p>
+Name, Email and Address are required (an existing customer being updated needs only Name and Email).
+A spreadsheet may start with a header row; a CSV file has none.</p>
 <label for="mode">When a row's e-mail address is already stored</label>
 <select id="mode" name="mode">
 <option value="insert">skip the row</option>
@@ -94,7 +98,7 @@ export function reportPage(report: UploadReport): string {
     `Upload report ${report.id}`,
     `<h1>Upload of ${escape(report.filename)}</h1>
 <dl>
-<dt>Kind</dt><dd>${escape(report.kind)}</dd>
+<dt>Kind</dt><dd>${report.kind === 'customers' ? 'Customers' : 'Products'}</dd>
 <dt>Rows read</dt><dd>${report.rows}</dd>
 <dt>Stored as new</dt><dd>${report.inserted}</dd>
 ${report.kind === 'customers' ? `<dt>Updated</dt><dd>${report.updated}</dd>\n` : ''}<dt>Skipped</dt><dd>${report.skipped}</dd>

@@ -89,6 +89,8 @@ export function describeError(error: FastifySchemaValidationError, context: stri
   }
   const field = error.instancePath.slice(1).replaceAll('/', '.') || context
   let message = error.message ?? 'is invalid'
+  if (error.keyword === 'type') message = `must be ${String(params.type).split(',').join(' or ')}`
+  if (error.keyword === 'multipleOf' && params.multipleOf === 0.01) message = 'must have at most two decimals'
   if (error.keyword === 'enum') message += `: ${(params.allowedValues as unknown[]).join(', ')}`
   if (error.keyword === 'pattern') message = patternMessages[String(params.pattern)] ?? message
   if (error.keyword === 'format') message = formatMessages[String(params.format)] ?? message

@@ -91,7 +91,7 @@ t.test('a customer CSV uploaded through the page gets a report page, and its val
   t.match(await page.title(), /^Upload report \d+ · CRM API$/, 'the report title has its number')
   t.match(
     await definitions(page),
-    { Kind: 'customers', 'Rows read': '3', 'Stored as new': '2', Updated: '0', Skipped: '1' },
+    { Kind: 'Customers', 'Rows read': '3', 'Stored as new': '2', Updated: '0', Skipped: '1' },
     'the counts',
   )
 

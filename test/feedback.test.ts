@@ -75,9 +75,9 @@ t.test('add brand feedback', async (t) => {
     const refused: Array<[unknown, string]> = [
       [11, 'must be <= 10'],
       [-1, 'must be >= 0'],
-      [5.5, 'must be integer,null'],
-      ['x', 'must be integer,null'],
-      [true, 'must be integer,null'],
+      [5.5, 'must be integer or null'],
+      ['x', 'must be integer or null'],
+      [true, 'must be integer or null'],
     ]
     for (const [nps, message] of refused) {
       const res = await api.post('/api/add/brand/feedback', brand({ nps }))
@@ -208,7 +208,7 @@ t.test('add product feedback', async (t) => {
       [{ productid: undefined }, 'productid', 'is required'],
       [{ productid: null }, 'productid', 'must be integer'],
       [{ nps: 11 }, 'nps', 'must be <= 10'],
-      [{ nps: 5.5 }, 'nps', 'must be integer,null'],
+      [{ nps: 5.5 }, 'nps', 'must be integer or null'],
       [{ heading: '  ' }, 'heading', 'must be text on one line, not blank, without control characters'],
       [{ heading: 'x'.repeat(201) }, 'heading', 'must NOT have more than 200 characters'],
       [{ body: 'x'.repeat(5001) }, 'body', 'must NOT have more than 5000 characters'],

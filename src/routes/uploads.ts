@@ -99,7 +99,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
         description:
           'Columns, in this order: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status (e-mail before ' +
           'phone, unlike the JSON API). Name and Email are required, and each row must make a valid customer by the ' +
-          'same rules as addCustomer. Status defaults to active; the opt columns read true/false/yes/no/y/n/1/0 in ' +
+          'same rules as addCustomer (so Address is required too, except in a row that updates a stored customer). Status defaults to active; the opt columns read true/false/yes/no/y/n/1/0 in ' +
           'any case, or a real Excel boolean, and default to false. A row whose e-mail address (in any case) is ' +
           'earlier in the file is skipped; one already stored is skipped too, or with `mode=upsert` (in the query ' +
           'string or as a form field) updates that customer with the cells the row gives. ' +
