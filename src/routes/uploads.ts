@@ -79,6 +79,13 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
     try {
       const path = join(folder, 'upload')
       await pipeline(file.file, createWriteStream(path))
+      // At the limit the stream ends early, marked truncated, rather than failing.
+      if (file.file.truncated) {
+        throw new HttpProblem(
+          413,
+          `"${file.filename}" is larger than the ${config.UPLOAD_MAX_BYTES} bytes an upload may be (UPLOAD_MAX_BYTES).`,
+        )
+      }
       await checkContent(path, file.filename, format)
       const rows = readRows(path, file.filename, format)
       const report = await importRows(app.db, kind, rows, { filename: file.filename, format, mode, log: request.log })

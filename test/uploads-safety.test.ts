@@ -1,0 +1,146 @@
+// Upload safety: files too large or not what they claim, bombs, and nothing stored when refused.
+import t, { type Test } from 'tap'
+import * as XLSX from 'xlsx'
+import { SPREADSHEET_LIMITS } from '../src/imports/read.js'
+import { build, client, formData, type TestApp, upload, workbook } from './helper.js'
+
+const PROBLEM = /^application\/problem\+json/
+
+/** Nothing of a refused upload is stored: no rows, no report. */
+async function nothingStored(t: Test, app: TestApp) {
+  t.same(await app.db.selectFrom('customers').select('id').execute(), [], 'no customer stored')
+  t.same(await app.db.selectFrom('products').select('id').execute(), [], 'no product stored')
+  t.same(await app.db.selectFrom('upload_reports').select('id').execute(), [], 'no report stored')
+}
+
+/** The server still answers normally afterwards. */
+async function stillHealthy(t: Test, app: TestApp) {
+  const res = await upload(app, '/upload/customers', { filename: 'ok.csv', content: 'Ada,ada@example.com,London\n' })
+  t.equal(res.status, 201, 'a good upload still works')
+  t.equal(res.body.inserted, 1)
+}
+
+t.test('a file over UPLOAD_MAX_BYTES is 413; nothing stored; the server stays healthy', async (t) => {
+  const app = await build(t, { UPLOAD_MAX_BYTES: 1000 })
+  const content = Array.from({ length: 100 }, (_, i) => `P${i},p${i}@example.com,Street`).join('\n')
+  t.ok(content.length > 1000)
+  const res = await upload(app, '/upload/customers', { filename: 'big.csv', content })
+  t.equal(res.status, 413)
+  t.match(res.headers['content-type'], PROBLEM)
+  t.same(res.body, {
+    type: 'about:blank',
+    title: 'Payload Too Large',
+    status: 413,
+    detail: '"big.csv" is larger than the 1000 bytes an upload may be (UPLOAD_MAX_BYTES).',
+  })
+  await nothingStored(t, app)
+  await stillHealthy(t, app)
+})
+
+t.test('415 for an unknown extension or content that does not match it; nothing stored', async (t) => {
+  const app = await build(t)
+  const cases: Array<[string, string | Buffer, RegExp]> = [
+    ['notes.pdf', '%PDF-1.4', /"notes\.pdf" is not a file this upload reads: send \.csv, \.txt, \.xlsx, \.xls\./],
+    ['noextension', 'Ada,ada@example.com,x', /is not a file this upload reads/],
+    ['list.xlsx', 'Ada,ada@example.com,London\n', /"list\.xlsx" is not an Excel workbook \(\.xlsx\), though its name says so\./],
+    ['list.xls', workbook([['Ada', 'ada@example.com', 'London']]), /"list\.xls" is not an Excel 97-2003 workbook \(\.xls\)/],
+    ['list.csv', workbook([['Ada', 'ada@example.com', 'London']]), /"list\.csv" is not UTF-8 text/],
+    ['latin1.csv', Buffer.from('Ad\xe9le,adele@example.com,Paris\n', 'latin1'), /is not UTF-8 text/],
+    ['empty.xlsx', '', /is not an Excel workbook/],
+    ['zip.xlsx', Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(100)]), /could not be read as an Excel workbook/],
+  ]
+  for (const [filename, content, detail] of cases) {
+    const res = await upload(app, '/upload/customers', { filename, content })
+    t.equal(res.status, 415, filename)
+    t.match(res.headers['content-type'], PROBLEM)
+    t.match(res.body, { title: 'Unsupported Media Type', status: 415, detail }, filename)
+  }
+  await nothingStored(t, app)
+  await stillHealthy(t, app)
+})
+
+t.test('bytes that are not UTF-8 deep inside a CSV: 415, and the rows before them are rolled back', async (t) => {
+  const app = await build(t)
+  const good = Array.from({ length: 3000 }, (_, i) => `P${i},p${i}@example.com,Street`).join('\n')
+  t.ok(good.length > 64 * 1024, 'past the part checked before reading')
+  const content = Buffer.concat([Buffer.from(`${good}\n`), Buffer.from([0xc3, 0x28]), Buffer.from(',x@example.com,S\n')])
+  const res = await upload(app, '/upload/customers', { filename: 'late.csv', content })
+  t.equal(res.status, 415)
+  t.match(res.body.detail, /is not UTF-8 text/)
+  await nothingStored(t, app)
+})
+
+t.test('a workbook made to explode when unpacked is refused (413) before it is parsed', async (t) => {
+  const app = await build(t)
+  const limit = SPREADSHEET_LIMITS.inflatedBytes
+  SPREADSHEET_LIMITS.inflatedBytes = 1024 * 1024
+  t.teardown(() => {
+    SPREADSHEET_LIMITS.inflatedBytes = limit
+  })
+  // A real workbook whose sheet is followed by 4 MB of spaces: a few KB packed, too much unpacked.
+  const file = workbook([['Ada', 'ada@example.com', 'London']])
+  const bomb = zipWith(file, 'xl/worksheets/sheet1.xml', Buffer.alloc(4 * 1024 * 1024, ' '))
+  t.ok(bomb.length < 100_000, `small on the wire (${bomb.length} bytes)`)
+  const res = await upload(app, '/upload/customers', { filename: 'bomb.xlsx', content: bomb })
+  t.equal(res.status, 413)
+  t.match(res.body.detail, /"bomb\.xlsx" unpacks to more than 1 MB; save it as CSV, or split it into smaller workbooks\./)
+  await nothingStored(t, app)
+  await stillHealthy(t, app)
+})
+
+t.test('a sheet with a million empty rows and one far below: read within bounds', async (t) => {
+  const app = await build(t)
+  const sheet = XLSX.utils.aoa_to_sheet([['Ada', 'ada@example.com', 'London']])
+  XLSX.utils.sheet_add_aoa(sheet, [['Far', 'far@example.com', 'Away']], { origin: 'A1048576' })
+  const book = XLSX.utils.book_new()
+  XLSX.utils.book_append_sheet(book, sheet, 'Sheet1')
+  const file = XLSX.write(book, { type: 'buffer', bookType: 'xlsx', compression: true }) as Buffer
+  const res = await upload(app, '/upload/customers', { filename: 'tall.xlsx', content: file })
+  t.equal(res.status, 201)
+  t.match(res.body, { rows: 1, inserted: 1, skipped: 0 }, `rows past ${SPREADSHEET_LIMITS.rows} are not read`)
+})
+
+t.test('an upload that is not a multipart form, or holds no file', async (t) => {
+  const app = await build(t)
+  const json = await client(app).post('/upload/customers', { name: 'Ada' })
+  t.equal(json.status, 415)
+  t.match(json.body.detail, /multipart\/form-data/)
+  const { payload, contentType } = await formData({ filename: 'x.csv', content: 'x' })
+  const noFile = await app.inject({
+    method: 'POST',
+    url: '/upload/customers',
+    payload: Buffer.from(payload.toString().replace(/; filename="x\.csv"\r\nContent-Type: application\/octet-stream/, '')),
+    headers: { 'content-type': contentType },
+  })
+  t.equal(noFile.statusCode, 400)
+  t.same(noFile.json().errors, [{ field: '(body)', message: 'must hold a file' }])
+  await nothingStored(t, app)
+})
+
+t.test('a browser that posted the form reads a refusal as a page', async (t) => {
+  const app = await build(t)
+  const res = await upload(
+    app,
+    '/upload/products',
+    { filename: 'photo.png', content: 'png', field: 'prodfile' },
+    { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } },
+  )
+  t.equal(res.status, 415)
+  t.match(res.headers['content-type'], /^text\/html/)
+  t.match(res.text, /<h1>Unsupported Media Type<\/h1>/)
+  t.match(res.text, /&quot;photo\.png&quot; is not a file this upload reads/)
+  t.match(res.text, /Nothing was stored\. <a href="\/">Back to the upload page<\/a>/)
+  await nothingStored(t, app)
+})
+
+/**
+ * The same ZIP archive with `extra` appended to the deflated content of entry `name`: the entry
+ * then unpacks to its own bytes followed by `extra`, while it stays small when packed.
+ */
+function zipWith(zip: Buffer, name: string, extra: Buffer): Buffer {
+  const entries = XLSX.CFB.read(zip, { type: 'buffer' })
+  const index = entries.FullPaths.findIndex((path: string) => path.endsWith(name))
+  const entry = entries.FileIndex[index]!
+  entry.content = Buffer.concat([Buffer.from(entry.content as Uint8Array), extra])
+  return XLSX.CFB.write(entries, { type: 'buffer', fileType: 'zip', compression: true }) as Buffer
+}
