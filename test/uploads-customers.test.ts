@@ -77,6 +77,43 @@ t.test('a CSV file with a BOM, CRLF line ends, quoted commas and line breaks: th
   )
 })
 
+t.test('duplicates far apart in a long file: the earlier row is named, in either mode', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const stored = (await api.post('/api/add/customer', newCustomer({ email: 'stored@example.com' }))).body
+  const lines = Array.from({ length: 1500 }, (_, i) => `P${i},p${i}@example.com,Street`)
+  lines[1] = 'Stored Again,STORED@example.com,Street'
+  lines[1099] = 'Copy,P2@Example.com,Street'
+  lines[1299] = 'Stored Twice,stored@example.com,Street'
+  lines.push('Late,p1499@example.com,Street')
+  const insert = await upload(app, '/upload/customers', { filename: 'long.csv', content: lines.join('\n') })
+  t.match(insert.body, {
+    rows: 1501,
+    inserted: 1497,
+    skipped: 4,
+    errors: [
+      { row: 2, reason: `Email STORED@example.com belongs to a customer already stored (id ${stored.id})` },
+      { row: 1100, reason: 'Email P2@Example.com is already in row 3 of this file' },
+      { row: 1300, reason: `Email stored@example.com belongs to a customer already stored (id ${stored.id})` },
+      { row: 1501, reason: 'Email p1499@example.com is already in row 1500 of this file' },
+    ],
+  })
+  const upsert = await upload(app, '/upload/customers?mode=upsert', { filename: 'long.csv', content: lines.join('\n') })
+  t.match(upsert.body, {
+    rows: 1501,
+    inserted: 0,
+    updated: 1498,
+    skipped: 3,
+    errors: [
+      { row: 1100, reason: 'Email P2@Example.com is already in row 3 of this file' },
+      { row: 1300, reason: 'Email stored@example.com is already in row 2 of this file' },
+      { row: 1501, reason: 'Email p1499@example.com is already in row 1500 of this file' },
+    ],
+  })
+  t.equal((await app.db.selectFrom('customers').select('id').execute()).length, 1498)
+  t.equal((await api.get('/api/get/customer', { query: { id: stored.id } })).body.name, 'Stored Again', 'the first row won')
+})
+
 t.test('a .txt file is read as CSV; any field name works', async (t) => {
   const app = await build(t)
   const res = await upload(app, '/upload/customers', {

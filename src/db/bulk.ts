@@ -10,9 +10,14 @@ const compiled = new Map<string, string>()
  * Inserts `rows` (all with the same columns, in the same order) with one multi-row INSERT. Kysely
  * builds the statement for the first batch of each size; later batches reuse its SQL with their
  * own parameters, which skips building and compiling a query tree of thousands of values each time.
+ * Returns the id of the last row inserted; the ids of one statement's rows are consecutive.
  */
-export async function insertMany<T extends keyof Database>(db: Db, table: T, rows: Insertable<Database[T]>[]) {
-  if (rows.length === 0) return
+export async function insertMany<T extends keyof Database>(
+  db: Db,
+  table: T,
+  rows: Insertable<Database[T]>[],
+): Promise<number | undefined> {
+  if (rows.length === 0) return undefined
   const columns = Object.keys(rows[0]!) as Array<keyof Insertable<Database[T]>>
   const key = `${table}(${columns.join(',')})x${rows.length}`
   let sql = compiled.get(key)
@@ -22,5 +27,6 @@ export async function insertMany<T extends keyof Database>(db: Db, table: T, row
   }
   const parameters: unknown[] = []
   for (const row of rows) for (const column of columns) parameters.push(row[column])
-  await db.executeQuery(CompiledQuery.raw(sql, parameters))
+  const result = await db.executeQuery(CompiledQuery.raw(sql, parameters))
+  return result.insertId === undefined ? undefined : Number(result.insertId)
 }

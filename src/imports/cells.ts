@@ -1,5 +1,4 @@
 // Reading cell values the way office staff type them: trimmed text, yes/no flags, Excel dates.
-import * as XLSX from 'xlsx'
 import type { FieldError } from '../errors.js'
 import { firstPerField } from '../validation.js'
 import type { Cell } from './read.js'
@@ -23,15 +22,19 @@ export function flag(cell: Cell | undefined): boolean | undefined {
   return value === undefined ? false : FLAGS[value.toLowerCase()]
 }
 
+const DAY_MS = 86_400_000
+
 /**
  * A date cell as `YYYY-MM-DD`: an Excel date (a day number, as SheetJS reads date cells) or text,
- * which the schema then checks; empty is undefined.
+ * which the schema then checks; empty is undefined. Excel counts 1900-01-01 as day 1 and, as Lotus
+ * 1-2-3 did, has a 29 February 1900: from day 61 (1 March 1900) on, days count from 1899-12-30.
  */
 export function date(cell: Cell | undefined): string | undefined {
   if (typeof cell === 'number') {
-    const parts = XLSX.SSF.parse_date_code(cell)
-    if (!parts || cell < 1) return String(cell)
-    return `${String(parts.y).padStart(4, '0')}-${String(parts.m).padStart(2, '0')}-${String(parts.d).padStart(2, '0')}`
+    if (cell < 1) return String(cell)
+    const day = Math.floor(cell)
+    if (day === 60) return '1900-02-29' // Excel's day that never was: the schema refuses it
+    return new Date(Date.UTC(1899, 11, day < 61 ? 31 : 30) + day * DAY_MS).toISOString().slice(0, 10)
   }
   return text(cell)
 }

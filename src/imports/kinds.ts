@@ -20,16 +20,17 @@ export type Outcome = 'inserted' | 'updated' | { reason: string }
 
 export type Candidate<T> = { row: number; value: T }
 
+/** Stores a batch of valid rows; the outcome of each, in order. */
+export type Store<T> = (batch: Candidate<T>[]) => Promise<Outcome[]>
+
 export interface ImportKind<T> {
   kind: UploadReport['kind']
   /** The first two cells of a header row, in lower case. */
   header: readonly [string, string]
   /** The row as a valid record, or the reason it is not one. */
   parse(cells: Cell[]): T | string
-  /** For kinds whose rows must be unique in a file: what makes a row the same as another, and in what words. */
-  duplicate?: { key(value: T): string; reason(value: T, earlierRow: number): string }
-  /** Stores a batch of valid rows inside the upload's transaction, stamped `time`; the outcome of each, in order. */
-  store(trx: Db, batch: Candidate<T>[], mode: Mode, time: string): Promise<Outcome[]>
+  /** The store of one upload: inside its transaction, stamping rows with its `time`. */
+  store(trx: Db, mode: Mode, time: string): Store<T>
 }
 
 // ---- Customers: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status ----
@@ -90,26 +91,37 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
   }
 }
 
-export const customerImport: ImportKind<CustomerCandidate> = {
-  kind: 'customers',
-  header: ['name', 'email'],
-  parse: parseCustomer,
-  duplicate: {
-    key: ({ key }) => key,
-    reason: ({ customer }, row) => `Email ${customer.email} is already in row ${row} of this file`,
-  },
-  async store(trx, batch, mode, time) {
+/**
+ * Customer rows are unique by e-mail address, in the file and among stored customers. The rows
+ * this upload inserted are found again through the database (not a set held in memory, which
+ * would grow with the file): their ids are consecutive, so an id tells which row inserted it.
+ */
+function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandidate> {
+  let firstId: number | undefined
+  const insertedRows: number[] = []
+  const updatedRows = new Map<number, number>()
+  const earlierRow = (id: number) =>
+    firstId !== undefined && id >= firstId ? insertedRows[id - firstId] : updatedRows.get(id)
+
+  return async (batch) => {
     const keys = batch.map(({ value }) => value.key)
     const stored = await trx.selectFrom('customers').select(['id', 'email_key']).where('email_key', 'in', keys).execute()
     const existing = new Map(stored.map((row) => [row.email_key, row.id]))
+    const inBatch = new Map<string, number>()
     const inserts = []
+    const rows = []
     const outcomes: Outcome[] = []
-    for (const [i, { value }] of batch.entries()) {
-      const id = existing.get(keys[i]!)
-      if (id === undefined && value.incomplete) {
+    for (const { row, value } of batch) {
+      const id = existing.get(value.key)
+      const earlier = inBatch.get(value.key) ?? (id === undefined ? undefined : earlierRow(id))
+      if (earlier !== undefined) {
+        outcomes.push({ reason: `Email ${value.customer.email} is already in row ${earlier} of this file` })
+      } else if (id === undefined && value.incomplete) {
         outcomes.push({ reason: value.incomplete })
       } else if (id === undefined) {
         inserts.push(newCustomerRow(value.customer, time))
+        rows.push(row)
+        inBatch.set(value.key, row)
         outcomes.push('inserted')
       } else if (mode === 'upsert') {
         // Only the cells the row gave change: an empty cell leaves the stored value as it is.
@@ -118,14 +130,27 @@ export const customerImport: ImportKind<CustomerCandidate> = {
           .set({ ...toColumns(value.given), updated: time })
           .where('id', '=', id)
           .execute()
+        updatedRows.set(id, row)
+        inBatch.set(value.key, row)
         outcomes.push('updated')
       } else {
         outcomes.push({ reason: `Email ${value.customer.email} belongs to a customer already stored (id ${id})` })
       }
     }
-    await insertMany(trx, 'customers', inserts)
+    const lastId = await insertMany(trx, 'customers', inserts)
+    if (lastId !== undefined) {
+      firstId ??= lastId - inserts.length + 1
+      insertedRows.push(...rows)
+    }
     return outcomes
-  },
+  }
+}
+
+export const customerImport: ImportKind<CustomerCandidate> = {
+  kind: 'customers',
+  header: ['name', 'email'],
+  parse: parseCustomer,
+  store: customerStore,
 }
 
 // ---- Products: Name, Price, Purchased, Warranty, CustomerId ----
@@ -160,7 +185,7 @@ export const productImport: ImportKind<ImportProduct> = {
   kind: 'products',
   header: ['name', 'price'],
   parse: parseProduct,
-  async store(trx, batch, _mode, time) {
+  store: (trx, _mode, time) => async (batch) => {
     const owners = [...new Set(batch.map(({ value }) => value.customerid).filter((id) => id != null))] as number[]
     const found = owners.length > 0 ? await trx.selectFrom('customers').select('id').where('id', 'in', owners).execute() : []
     const known = new Set(found.map((row) => row.id))

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { Transform } from 'node:stream'
 import { inflateRawSync } from 'node:zlib'
 import Papa from 'papaparse'
-import * as XLSX from 'xlsx'
+import type * as XLSX from 'xlsx'
 import { HttpProblem } from '../errors.js'
 import type { Format } from './formats.js'
 
@@ -100,9 +100,11 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
 async function* spreadsheetRows(path: string, filename: string, format: Format): AsyncGenerator<SourceRow[]> {
   const buffer = await readFile(path)
   if (format === 'xlsx') checkUnpackedSize(buffer, filename)
+  // SheetJS is large: it is loaded when the first spreadsheet comes, not with the server.
+  const { read } = await import('xlsx')
   let workbook: XLSX.WorkBook
   try {
-    workbook = XLSX.read(buffer, {
+    workbook = read(buffer, {
       type: 'buffer',
       dense: true,
       sheets: 0,

@@ -43,10 +43,11 @@ export async function importRows<T>(
       if (report.errors.length < REPORT_ERRORS_LIMIT) report.errors.push({ row, reason })
       uploadLog.info({ row, reason }, 'upload row skipped')
     }
+    const store = kind.store(trx, mode, created)
     let pending: Pending<T>[] = []
     const flush = async () => {
       const valid = pending.filter((entry) => entry.reason === undefined) as Candidate<T>[]
-      const outcomes: Outcome[] = valid.length > 0 ? await kind.store(trx, valid, mode, created) : []
+      const outcomes: Outcome[] = valid.length > 0 ? await store(valid) : []
       let next = 0
       for (const entry of pending) {
         const outcome = entry.reason === undefined ? outcomes[next++]! : { reason: entry.reason }
@@ -57,7 +58,6 @@ export async function importRows<T>(
       pending = []
     }
 
-    const seen = new Map<string, number>()
     let first = true
     for await (const batch of rows) {
       for (const { row, cells } of batch) {
@@ -70,16 +70,7 @@ export async function importRows<T>(
         first = false
         report.rows++
         const parsed = kind.parse(cells)
-        if (typeof parsed === 'string') {
-          pending.push({ row, reason: parsed })
-        } else if (kind.duplicate) {
-          const key = kind.duplicate.key(parsed)
-          const earlier = seen.get(key)
-          if (earlier === undefined) seen.set(key, row)
-          pending.push(earlier === undefined ? { row, value: parsed } : { row, reason: kind.duplicate.reason(parsed, earlier) })
-        } else {
-          pending.push({ row, value: parsed })
-        }
+        pending.push(typeof parsed === 'string' ? { row, reason: parsed } : { row, value: parsed })
         if (pending.length >= BATCH_ROWS) await flush()
       }
     }
