@@ -110,12 +110,19 @@ function bareCsvLoad(path: string): number {
   return performance.now() - start
 }
 
-/** SheetJS alone reading the workbook, as the server asks it to (dense, first sheet, no cell text). */
-function bareXlsxRead(path: string): number {
+/**
+ * SheetJS alone reading the workbook as the server asks it to (dense, first sheet, no cell text):
+ * the time to parse it, and the time to parse it and take its rows out (`sheet_to_json`).
+ */
+function bareXlsxRead(path: string): { parse: number; rows: number } {
   const buffer = readFileSync(path)
   const start = performance.now()
-  XLSX.read(buffer, { type: 'buffer', dense: true, sheets: 0, cellText: false, cellHTML: false, cellNF: false, cellStyles: false })
-  return performance.now() - start
+  const book = XLSX.read(buffer, {
+    type: 'buffer', dense: true, sheets: 0, cellText: false, cellHTML: false, cellNF: false, cellStyles: false,
+  })
+  const parse = performance.now() - start
+  XLSX.utils.sheet_to_json(book.Sheets[book.SheetNames[0]!]!, { header: 1, raw: true })
+  return { parse, rows: performance.now() - start }
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
@@ -171,12 +178,16 @@ async function xlsxRatio() {
     const times = []
     for (const file of files) times.push((await uploadFile(server, file, 'c100k.xlsx')).ms)
     const ms = median(times)
-    const bare = median(files.map(bareXlsxRead))
+    const bare = files.map(bareXlsxRead)
+    const rows = median(bare.map((b) => b.rows))
+    const parse = median(bare.map((b) => b.parse))
     results.push({
-      name: '100,000-row customer XLSX, HTTP upload to committed rows, against SheetJS reading it',
-      value: `${ms.toFixed(0)} ms vs ${bare.toFixed(0)} ms = ×${(ms / bare).toFixed(2)}`,
+      name: '100,000-row customer XLSX, HTTP upload to committed rows, against SheetJS reading its rows',
+      value:
+        `${ms.toFixed(0)} ms vs ${rows.toFixed(0)} ms = ×${(ms / rows).toFixed(2)} ` +
+        `(against XLSX.read alone, ${parse.toFixed(0)} ms: ×${(ms / parse).toFixed(2)})`,
       target: '≤ ×1.3',
-      pass: ms / bare <= 1.3,
+      pass: ms / rows <= 1.3,
     })
   } finally {
     await stopServer(server)
