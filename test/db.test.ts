@@ -94,12 +94,15 @@ t.test('the statement cache', async (t) => {
 })
 
 t.test('migrations', async (t) => {
-  t.test('create the five tables, their keys and an index for every lookup; a second run does nothing', async (t) => {
+  t.test('create the tables, their keys and an index for every lookup; a second run does nothing', async (t) => {
     const filename = join(tempDir(), 'crm.sqlite')
     const db = connect(filename)
     t.teardown(() => db.destroy())
     const results = await migrateToLatest(db)
-    t.same(results.map((r) => [r.migrationName, r.status]), [['20261129_001_initial', 'Success']])
+    t.same(results.map((r) => [r.migrationName, r.status]), [
+      ['20261129_001_initial', 'Success'],
+      ['20261129_002_upload_reports', 'Success'],
+    ])
     t.same(await migrateToLatest(db), [], 'nothing is pending')
 
     const sqlite = new SQLite(filename, { readonly: true })
@@ -108,7 +111,7 @@ t.test('migrations', async (t) => {
       (sqlite.prepare(`select name from sqlite_master where type = ? and name not like 'sqlite_%' and name not like 'kysely_%' order by name`).all(type) as { name: string }[]).map(
         (row) => row.name,
       )
-    t.same(names('table'), ['customer_requests', 'customers', 'feedback', 'product_feedback', 'products'])
+    t.same(names('table'), ['customer_requests', 'customers', 'feedback', 'product_feedback', 'products', 'upload_reports'])
     t.same(names('index'), [
       'customer_requests_customerid',
       'customers_email_key',

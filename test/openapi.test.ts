@@ -23,6 +23,9 @@ const statuses: Record<string, string[]> = {
   openTicket: ['201', '400', '404', '413', '415', '500'],
   closeTicket: ['200', '400', '404', '409', '413', '415', '500'],
   getTicket: ['200', '400', '404', '413', '415', '500'],
+  uploadCustomers: ['201', '400', '413', '415', '500'],
+  uploadProducts: ['201', '400', '413', '415', '500'],
+  getUploadReport: ['200', '400', '404', '413', '415', '500'],
 }
 
 type Operation = {
@@ -55,8 +58,9 @@ t.test('every operation is documented completely', async (t) => {
   })
   t.same(Object.keys(document.components.schemas).sort(), [
     'BrandFeedback', 'Customer', 'CustomerRequest', 'Deleted', 'FieldError', 'Problem', 'Product', 'ProductFeedback',
+    'UploadReport',
   ])
-  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets'])
+  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads'])
 
   const operationIds = new Set<string>()
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
@@ -87,6 +91,12 @@ t.test('every operation is documented completely', async (t) => {
           t.equal(parameter.in, 'query')
           t.not(parameter.example, undefined, `${name} ${parameter.name}: example`)
         }
+      } else if (operation.requestBody?.content['multipart/form-data']) {
+        // An upload: a form whose file field Postman and generated clients can fill.
+        const form = operation.requestBody.content['multipart/form-data'].schema as {
+          properties: Record<string, { type: string; format?: string }>
+        }
+        t.ok(Object.values(form.properties).some((p) => p.format === 'binary'), `${name}: a binary file field`)
       } else {
         const media = operation.requestBody?.content['application/json']
         t.ok(media?.example, `${name}: request example`)

@@ -156,6 +156,24 @@ t.test('an XLSX workbook: a header row, real booleans, numbers as text, row numb
   ])
 })
 
+t.test('the server goes on answering while a workbook is read', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const rows = Array.from({ length: 20_000 }, (_, i) => [`P${i}`, `p${i}@example.com`, 'Street'])
+  const file = workbook(rows)
+  const order: string[] = []
+  const uploading = upload(app, '/upload/customers', { filename: 'big.xlsx', content: file }).then((res) => {
+    order.push('upload')
+    return res
+  })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const answer = await api.get('/api/get/customer', { query: { name: 'nobody' } })
+  order.push('get')
+  t.equal(answer.status, 200)
+  t.match((await uploading).body, { rows: 20_000, inserted: 20_000 })
+  t.same(order, ['get', 'upload'], 'a lookup made during the upload is answered before it ends')
+})
+
 t.test('an XLS (Excel 97-2003) workbook, without a header row', async (t) => {
   const app = await build(t)
   const file = workbook([['Ada Lovelace', 'ada@example.com', 'London', '', false, true, false, 'active']], 'biff8')

@@ -15,7 +15,9 @@ export type Cell = string | number | boolean | null
 export type SourceRow = { row: number; cells: Cell[] }
 
 /** Bounds on what a spreadsheet may make the server hold once unpacked and parsed. */
-export const SPREADSHEET_LIMITS = {
+export type SpreadsheetLimits = { inflatedBytes: number; entries: number; rows: number }
+
+export const SPREADSHEET_LIMITS: SpreadsheetLimits = {
   /** The sum of the sizes of the files inside an .xlsx once unpacked. */
   inflatedBytes: 200 * 1024 * 1024,
   /** Files inside an .xlsx. */
@@ -25,8 +27,13 @@ export const SPREADSHEET_LIMITS = {
 }
 
 /** The rows of a file, in batches (one await per batch, not per row: it counts at a million rows). */
-export function readRows(path: string, filename: string, format: Format): AsyncIterable<SourceRow[]> {
-  return format === 'csv' ? csvRows(path, filename) : spreadsheetRows(path, filename, format)
+export function readRows(
+  path: string,
+  filename: string,
+  format: Format,
+  limits: SpreadsheetLimits = SPREADSHEET_LIMITS,
+): AsyncIterable<SourceRow[]> {
+  return format === 'csv' ? csvRows(path, filename) : spreadsheetRows(path, filename, format, limits)
 }
 
 /**
@@ -81,25 +88,38 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
     },
   })
   let row = 0
-  for (;;) {
-    const data = chunks.shift()
-    if (data) {
-      yield data.map((cells) => ({ row: ++row, cells }))
-      if (!finished) parser?.resume()
-    } else if (failure !== undefined) {
-      throw failure
-    } else if (finished) {
-      return
-    } else {
-      await new Promise<void>((resolve) => (wake = resolve))
-      wake = undefined
+  try {
+    for (;;) {
+      const data = chunks.shift()
+      if (data) {
+        yield data.map((cells) => ({ row: ++row, cells }))
+        if (!finished) parser?.resume()
+      } else if (failure !== undefined) {
+        throw failure
+      } else if (finished) {
+        return
+      } else {
+        await new Promise<void>((resolve) => (wake = resolve))
+        wake = undefined
+      }
+    }
+  } finally {
+    // Stopped early (the upload failed): close the file rather than leave the parser paused on it.
+    if (!finished) {
+      parser?.abort()
+      text.destroy()
     }
   }
 }
 
-async function* spreadsheetRows(path: string, filename: string, format: Format): AsyncGenerator<SourceRow[]> {
+async function* spreadsheetRows(
+  path: string,
+  filename: string,
+  format: Format,
+  limits: SpreadsheetLimits,
+): AsyncGenerator<SourceRow[]> {
   const buffer = await readFile(path)
-  if (format === 'xlsx') checkUnpackedSize(buffer, filename)
+  if (format === 'xlsx') checkUnpackedSize(buffer, filename, limits)
   // SheetJS is large: it is loaded when the first spreadsheet comes, not with the server.
   const { read } = await import('xlsx')
   let workbook: XLSX.WorkBook
@@ -108,7 +128,7 @@ async function* spreadsheetRows(path: string, filename: string, format: Format):
       type: 'buffer',
       dense: true,
       sheets: 0,
-      sheetRows: SPREADSHEET_LIMITS.rows,
+      sheetRows: limits.rows,
       cellText: false,
       cellHTML: false,
       cellNF: false,
@@ -135,11 +155,11 @@ async function* spreadsheetRows(path: string, filename: string, format: Format):
  * here with a bound on its output before SheetJS sees the workbook (its own unpacking has none),
  * so a file made to explode is refused (413) having cost at most the bound.
  */
-function checkUnpackedSize(zip: Buffer, filename: string): void {
+function checkUnpackedSize(zip: Buffer, filename: string, limits: SpreadsheetLimits): void {
   const tooLarge = () =>
     new HttpProblem(
       413,
-      `"${filename}" unpacks to more than ${SPREADSHEET_LIMITS.inflatedBytes / 1024 / 1024} MB; ` +
+      `"${filename}" unpacks to more than ${limits.inflatedBytes / 1024 / 1024} MB; ` +
         'save it as CSV, or split it into smaller workbooks.',
     )
   const broken = () => new HttpProblem(415, `"${filename}" could not be read as an Excel workbook.`)
@@ -149,7 +169,7 @@ function checkUnpackedSize(zip: Buffer, filename: string): void {
   while (end >= lowest && zip.readUInt32LE(end) !== 0x06054b50) end--
   if (end < lowest) throw broken()
   const entries = zip.readUInt16LE(end + 10)
-  if (entries > SPREADSHEET_LIMITS.entries) throw tooLarge()
+  if (entries > limits.entries) throw tooLarge()
   let offset = zip.readUInt32LE(end + 16)
   let unpacked = 0
   try {
@@ -161,9 +181,9 @@ function checkUnpackedSize(zip: Buffer, filename: string): void {
       offset += 46 + zip.readUInt16LE(offset + 28) + zip.readUInt16LE(offset + 30) + zip.readUInt16LE(offset + 32)
       const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28)
       const data = zip.subarray(start, start + compressed)
-      const room = SPREADSHEET_LIMITS.inflatedBytes - unpacked
+      const room = limits.inflatedBytes - unpacked
       unpacked += method === 8 ? inflateRawSync(data, { maxOutputLength: room + 1 }).length : data.length
-      if (unpacked > SPREADSHEET_LIMITS.inflatedBytes) throw tooLarge()
+      if (unpacked > limits.inflatedBytes) throw tooLarge()
     }
   } catch (error) {
     if (error instanceof HttpProblem) throw error

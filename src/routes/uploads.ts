@@ -21,8 +21,10 @@ import type { Config } from '../config.js'
 import { HttpProblem, invalid } from '../errors.js'
 import { prefersHtml, reportPage } from '../html.js'
 import { checkContent, formatOf } from '../imports/formats.js'
-import { customerImport, type ImportKind, type Mode, productImport } from '../imports/kinds.js'
+import { type Kind, parsedRows } from '../imports/parse.js'
 import { readRows } from '../imports/read.js'
+import { sheetRows } from '../imports/sheets.js'
+import type { Mode } from '../imports/store.js'
 import { importRows } from '../imports/run.js'
 import { getReport } from '../services/uploads.js'
 
@@ -62,7 +64,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
   app.addSchema(UploadReportSchema)
 
   /** Keeps the uploaded file on disk while it is read, so a slow client never holds the database. */
-  async function upload<T>(request: FastifyRequest, reply: FastifyReply, kind: ImportKind<T>, queryMode?: Mode) {
+  async function upload(request: FastifyRequest, reply: FastifyReply, kind: Kind, queryMode?: Mode) {
     if (!request.isMultipart()) {
       throw new HttpProblem(415, 'An upload is a multipart/form-data form holding one file.')
     }
@@ -87,8 +89,12 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
         )
       }
       await checkContent(path, file.filename, format)
-      const rows = readRows(path, file.filename, format)
-      const report = await importRows(app.db, kind, rows, { filename: file.filename, format, mode, log: request.log })
+      const { filename } = file
+      const rows =
+        format === 'csv'
+          ? parsedRows(kind, readRows(path, filename, format), format)
+          : sheetRows({ kind, path, filename, format })
+      const report = await importRows(app.db, kind, rows, { filename, mode, log: request.log })
       return sendReport(request, reply.code(201), report)
     } finally {
       await rm(folder, { recursive: true, force: true })
@@ -117,7 +123,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
         response: uploadResponses,
       },
     },
-    (request, reply) => upload(request, reply, customerImport, request.query.mode),
+    (request, reply) => upload(request, reply, 'customers', request.query.mode),
   )
 
   app.post(
@@ -140,7 +146,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
         response: uploadResponses,
       },
     },
-    (request, reply) => upload(request, reply, productImport),
+    (request, reply) => upload(request, reply, 'products'),
   )
 
   app.get(

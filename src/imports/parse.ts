@@ -1,36 +1,25 @@
-// What each kind of upload reads from a row, and how it stores a batch of valid rows.
+// Reading the rows of an upload as records: the same rules as the JSON API, in a spreadsheet's words.
 import type { CreateCustomer, UpdateCustomer } from '../../schemas/customer.js'
 import { CreateCustomerSchema } from '../../schemas/customer.js'
 import { type ImportProduct, ImportProductSchema } from '../../schemas/product.js'
 import type { UploadReport } from '../../schemas/upload.js'
-import { insertMany } from '../db/bulk.js'
-import type { Db } from '../db/connect.js'
 import { HttpProblem } from '../errors.js'
-import { newCustomerRow, toColumns } from '../services/customers.js'
-import { newProductRow } from '../services/products.js'
 import { amountToCents, foldCase, now } from '../services/values.js'
 import { compileValidator } from '../validation.js'
-import { date, FLAG_WORDS, flag, reasonOf, text } from './cells.js'
-import type { Cell } from './read.js'
+import { date, FLAG_WORDS, flag, isBlank, reasonOf, text } from './cells.js'
+import type { Format } from './formats.js'
+import type { Cell, SourceRow } from './read.js'
 
-export type Mode = UploadReport['mode']
+export type Kind = UploadReport['kind']
 
-/** What became of a valid row when its batch was stored. */
-export type Outcome = 'inserted' | 'updated' | { reason: string }
+/** A row of the file as read: a valid record, or the reason it is skipped. */
+export type Pending<T> = { row: number; value?: T; reason?: string }
 
-export type Candidate<T> = { row: number; value: T }
-
-/** Stores a batch of valid rows; the outcome of each, in order. */
-export type Store<T> = (batch: Candidate<T>[]) => Promise<Outcome[]>
-
-export interface ImportKind<T> {
-  kind: UploadReport['kind']
+export interface RowParser<T> {
   /** The first two cells of a header row, in lower case. */
   header: readonly [string, string]
   /** The row as a valid record, or the reason it is not one. */
   parse(cells: Cell[]): T | string
-  /** The store of one upload: inside its transaction, stamping rows with its `time`. */
-  store(trx: Db, mode: Mode, time: string): Store<T>
 }
 
 // ---- Customers: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status ----
@@ -91,68 +80,6 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
   }
 }
 
-/**
- * Customer rows are unique by e-mail address, in the file and among stored customers. The rows
- * this upload inserted are found again through the database (not a set held in memory, which
- * would grow with the file): their ids are consecutive, so an id tells which row inserted it.
- */
-function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandidate> {
-  let firstId: number | undefined
-  const insertedRows: number[] = []
-  const updatedRows = new Map<number, number>()
-  const earlierRow = (id: number) =>
-    firstId !== undefined && id >= firstId ? insertedRows[id - firstId] : updatedRows.get(id)
-
-  return async (batch) => {
-    const keys = batch.map(({ value }) => value.key)
-    const stored = await trx.selectFrom('customers').select(['id', 'email_key']).where('email_key', 'in', keys).execute()
-    const existing = new Map(stored.map((row) => [row.email_key, row.id]))
-    const inBatch = new Map<string, number>()
-    const inserts = []
-    const rows = []
-    const outcomes: Outcome[] = []
-    for (const { row, value } of batch) {
-      const id = existing.get(value.key)
-      const earlier = inBatch.get(value.key) ?? (id === undefined ? undefined : earlierRow(id))
-      if (earlier !== undefined) {
-        outcomes.push({ reason: `Email ${value.customer.email} is already in row ${earlier} of this file` })
-      } else if (id === undefined && value.incomplete) {
-        outcomes.push({ reason: value.incomplete })
-      } else if (id === undefined) {
-        inserts.push(newCustomerRow(value.customer, time))
-        rows.push(row)
-        inBatch.set(value.key, row)
-        outcomes.push('inserted')
-      } else if (mode === 'upsert') {
-        // Only the cells the row gave change: an empty cell leaves the stored value as it is.
-        await trx
-          .updateTable('customers')
-          .set({ ...toColumns(value.given), updated: time })
-          .where('id', '=', id)
-          .execute()
-        updatedRows.set(id, row)
-        inBatch.set(value.key, row)
-        outcomes.push('updated')
-      } else {
-        outcomes.push({ reason: `Email ${value.customer.email} belongs to a customer already stored (id ${id})` })
-      }
-    }
-    const lastId = await insertMany(trx, 'customers', inserts)
-    if (lastId !== undefined) {
-      firstId ??= lastId - inserts.length + 1
-      insertedRows.push(...rows)
-    }
-    return outcomes
-  }
-}
-
-export const customerImport: ImportKind<CustomerCandidate> = {
-  kind: 'customers',
-  header: ['name', 'email'],
-  parse: parseCustomer,
-  store: customerStore,
-}
-
 // ---- Products: Name, Price, Purchased, Warranty, CustomerId ----
 
 const PRODUCT_COLUMNS = { name: 'Name', price: 'Price', purchased: 'Purchased', warranty: 'Warranty', customerid: 'CustomerId' }
@@ -181,25 +108,39 @@ function parseProduct(cells: Cell[]): ImportProduct | string {
   return product as ImportProduct
 }
 
-export const productImport: ImportKind<ImportProduct> = {
-  kind: 'products',
-  header: ['name', 'price'],
-  parse: parseProduct,
-  store: (trx, _mode, time) => async (batch) => {
-    const owners = [...new Set(batch.map(({ value }) => value.customerid).filter((id) => id != null))] as number[]
-    const found = owners.length > 0 ? await trx.selectFrom('customers').select('id').where('id', 'in', owners).execute() : []
-    const known = new Set(found.map((row) => row.id))
-    const inserts = []
-    const outcomes: Outcome[] = []
-    for (const { value } of batch) {
-      if (value.customerid != null && !known.has(value.customerid)) {
-        outcomes.push({ reason: `CustomerId ${value.customerid} is not a stored customer` })
-      } else {
-        inserts.push(newProductRow(value, time))
-        outcomes.push('inserted')
-      }
-    }
-    await insertMany(trx, 'products', inserts)
-    return outcomes
-  },
+export const parsers = {
+  customers: { header: ['name', 'email'], parse: parseCustomer } as RowParser<CustomerCandidate>,
+  products: { header: ['name', 'price'], parse: parseProduct } as RowParser<ImportProduct>,
 }
+
+export type Value<K extends Kind> = typeof parsers[K] extends RowParser<infer T> ? T : never
+
+/**
+ * The rows of a file as records (of `kind`) or reasons, batch by batch: blank rows passed over,
+ * and a header row too when a spreadsheet opens with one (CSV and TXT files have none).
+ */
+export async function* parsedRows<K extends Kind>(
+  kind: K,
+  rows: AsyncIterable<SourceRow[]>,
+  format: Format,
+): AsyncGenerator<Pending<Value<K>>[]> {
+  const parser = parsers[kind] as RowParser<Value<K>>
+  let first = true
+  for await (const batch of rows) {
+    const parsed: Pending<Value<K>>[] = []
+    for (const { row, cells } of batch) {
+      if (isBlank(cells)) continue
+      if (first && format !== 'csv' && isHeader(cells, parser.header)) {
+        first = false
+        continue
+      }
+      first = false
+      const value = parser.parse(cells)
+      parsed.push(typeof value === 'string' ? { row, reason: value } : { row, value })
+    }
+    if (parsed.length > 0) yield parsed
+  }
+}
+
+const isHeader = (cells: Cell[], [first, second]: readonly [string, string]) =>
+  text(cells[0])?.toLowerCase() === first && text(cells[1])?.toLowerCase() === second
