@@ -1,5 +1,5 @@
 // The database layer: DATABASE_URL, SQLite settings, the statement cache and the migrations.
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
@@ -11,7 +11,12 @@ import t from 'tap'
 import { cachingStatements, connect, openSqlite, parseDatabaseUrl } from '../src/db/connect.js'
 import { migrateToLatest, migrationFolder } from '../src/db/migrate.js'
 
-const tempDir = () => mkdtempSync(join(tmpdir(), 'crm-db-'))
+/** A temporary folder, removed when the tests of this file end. */
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crm-db-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 t.test('DATABASE_URL forms', async (t) => {
   t.same(parseDatabaseUrl(':memory:'), { dialect: 'sqlite', filename: ':memory:' })

@@ -1,7 +1,7 @@
 // The server process: start-up, refusal of bad configuration, graceful shutdown, and the migrate command.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +11,12 @@ import t from 'tap'
 import { newCustomer } from './helper.js'
 
 const root = new URL('..', import.meta.url).pathname
-const tempDir = () => mkdtempSync(join(tmpdir(), 'crm-server-'))
+/** A temporary folder, removed when the tests of this file end. */
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crm-server-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<number | null> }
 

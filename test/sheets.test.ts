@@ -1,5 +1,5 @@
 // Reading spreadsheets in the worker thread: rows in batches, and the worker freed when a reader stops early.
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -7,6 +7,7 @@ import { sheetRows } from '../src/imports/sheets.js'
 import { workbook } from './helper.js'
 
 const folder = mkdtempSync(join(tmpdir(), 'crm-sheets-'))
+t.teardown(() => rmSync(folder, { recursive: true, force: true }))
 const file = join(folder, 'big.xlsx')
 writeFileSync(file, workbook(Array.from({ length: 5000 }, (_, i) => [`P${i}`, `p${i}@example.com`, 'Street'])))
 const job = { kind: 'customers' as const, path: file, filename: 'big.xlsx', format: 'xlsx' as const }
