@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap'
 import * as XLSX from 'xlsx'
 import { SPREADSHEET_LIMITS } from '../src/imports/read.js'
-import { build, client, formData, type TestApp, upload, workbook } from './helper.js'
+import { build, client, excelDate, formData, type TestApp, upload, workbook } from './helper.js'
 
 const PROBLEM = /^application\/problem\+json/
 
@@ -97,7 +97,32 @@ t.test('a sheet with a million empty rows and one far below: read within bounds'
   const file = XLSX.write(book, { type: 'buffer', bookType: 'xlsx', compression: true }) as Buffer
   const res = await upload(app, '/upload/customers', { filename: 'tall.xlsx', content: file })
   t.equal(res.status, 201)
-  t.match(res.body, { rows: 1, inserted: 1, skipped: 0 }, `rows past ${SPREADSHEET_LIMITS.rows} are not read`)
+  t.match(res.body, { rows: 1, inserted: 1, skipped: 0 }, `rows past ${SPREADSHEET_LIMITS.rows + 1} are not read`)
+
+  const over = XLSX.utils.aoa_to_sheet([['Ada', 'ada2@example.com', 'London']])
+  XLSX.utils.sheet_add_aoa(over, [['Next', 'next@example.com', 'Away']], { origin: `A${SPREADSHEET_LIMITS.rows + 1}` })
+  const overBook = XLSX.utils.book_new()
+  XLSX.utils.book_append_sheet(overBook, over, 'Sheet1')
+  const tooMany = await upload(app, '/upload/customers', {
+    filename: 'over.xlsx',
+    content: XLSX.write(overBook, { type: 'buffer', bookType: 'xlsx', compression: true }) as Buffer,
+  })
+  t.equal(tooMany.status, 413, 'a row just past the bound is refused, not dropped')
+  t.equal(tooMany.body.detail, '"over.xlsx" has more than 1,000,000 rows; split it into smaller files.')
+  t.equal((await app.db.selectFrom('customers').select('id').execute()).length, 1)
+})
+
+t.test('a number that is not a date cell is no purchase date', async (t) => {
+  const app = await build(t)
+  const res = await upload(app, '/upload/products', {
+    filename: 'p.xlsx',
+    content: workbook([['Lamp', 5, 2024], ['Kettle', 5, excelDate('2024-02-29')]]),
+  })
+  t.match(res.body, {
+    rows: 2,
+    inserted: 1,
+    errors: [{ row: 1, reason: 'Purchased must be a date written YYYY-MM-DD, in the years 1900 to 2999' }],
+  })
 })
 
 t.test('an upload that is not a multipart form, or holds no file', async (t) => {

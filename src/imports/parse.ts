@@ -6,7 +6,7 @@ import type { UploadReport } from '../../schemas/upload.js'
 import { HttpProblem } from '../errors.js'
 import { amountToCents, foldCase, now } from '../services/values.js'
 import { compileValidator } from '../validation.js'
-import { date, FLAG_WORDS, flag, isBlank, reasonOf, text } from './cells.js'
+import { FLAG_WORDS, flag, isBlank, reasonOf, text } from './cells.js'
 import type { Format } from './formats.js'
 import type { Cell, SourceRow } from './read.js'
 
@@ -87,7 +87,8 @@ const validateProduct = compileValidator(ImportProductSchema)
 
 /** Defaults: purchased today (UTC), a warranty of 2 years, no owner. */
 function parseProduct(cells: Cell[]): ImportProduct | string {
-  const [name, price, purchased, warranty, customerid] = [text(cells[0]), cells[1], date(cells[2]), cells[3], cells[4]]
+  // A spreadsheet's date cells arrive as `YYYY-MM-DD` text (read.ts); a plain number is no date.
+  const [name, price, purchased, warranty, customerid] = [text(cells[0]), cells[1], text(cells[2]), cells[3], cells[4]]
   const missing = [name === undefined && 'Name', text(price) === undefined && 'Price'].filter(Boolean)
   if (missing.length > 0) return `${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} missing`
   const product = {
