@@ -7,19 +7,29 @@ import { ACCEPTED_EXTENSIONS } from './imports/formats.js'
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 export const escape = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!)
 
-/** Whether the client's Accept header ranks HTML above JSON, as a browser's form post does. */
-export function prefersHtml(request: FastifyRequest): boolean {
-  const quality = (type: string) => {
-    let best = 0
-    for (const part of (request.headers.accept ?? '').split(',')) {
-      const [range = '', ...params] = part.trim().toLowerCase().split(';')
-      const q = Number(params.find((p) => p.trim().startsWith('q='))?.trim().slice(2) ?? 1)
-      const [main] = type.split('/')
-      if (range === type || range === `${main}/*` || range === '*/*') best = Math.max(best, range === type ? q + 1e-9 : q)
-    }
-    return best
+/**
+ * The quality an Accept header gives a media type: that of its most specific matching range
+ * (text/html before text/any before any/any), 0 when none matches.
+ */
+function quality(accept: string, type: string): number {
+  const group = `${type.split('/')[0]}/*`
+  let q = 0
+  let specificity = -1
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase())
+    const rank = range === type ? 2 : range === group ? 1 : range === '*/*' ? 0 : -1
+    if (rank <= specificity) continue
+    specificity = rank
+    const given = params.find((param) => param.startsWith('q='))
+    q = given === undefined ? 1 : Number(given.slice(2)) || 0
   }
-  return quality('text/html') > quality('application/json')
+  return q
+}
+
+/** Whether the client's Accept header ranks HTML above JSON, as a browser's form post does. */
+export const prefersHtml = (request: FastifyRequest) => {
+  const accept = request.headers.accept ?? ''
+  return quality(accept, 'text/html') > quality(accept, 'application/json')
 }
 
 const STYLE = `body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}

@@ -1,4 +1,5 @@
 // Upload safety: files too large or not what they claim, bombs, and nothing stored when refused.
+import { readdirSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import * as XLSX from 'xlsx'
 import { SPREADSHEET_LIMITS } from '../src/imports/read.js'
@@ -68,6 +69,37 @@ t.test('bytes that are not UTF-8 deep inside a CSV: 415, and the rows before the
   t.equal(res.status, 415)
   t.match(res.body.detail, /is not UTF-8 text/)
   await nothingStored(t, app)
+})
+
+t.test('a quote never closed, or a row of megabytes: 415 with the row, nothing stored, no file left open', async (t) => {
+  const app = await build(t)
+  const openFiles = () => readdirSync('/proc/self/fd').length
+  const before = openFiles()
+  const unclosed = await upload(app, '/upload/customers', {
+    filename: 'quote.csv',
+    content: 'Ann,ann@example.com,Street\nBob,"bob@example.com,Street\nCid,cid@example.com,Street\n',
+  })
+  t.equal(unclosed.status, 415)
+  t.equal(unclosed.body.detail, '"quote.csv" has a quote that is never closed, in row 2.')
+  const long = await upload(app, '/upload/customers', {
+    filename: 'long.csv',
+    content: `Ann,ann@example.com,${'x'.repeat(2 * 1024 * 1024)}\n`,
+  })
+  t.equal(long.status, 415)
+  t.equal(long.body.detail, '"long.csv" has a row longer than 1 MB, as when a quote is never closed.')
+  const quotedLong = await upload(app, '/upload/customers', {
+    filename: 'quoted.csv',
+    content: `Ann,ann@example.com,"${'line\n'.repeat(300_000)}"\n`,
+  })
+  t.equal(quotedLong.status, 415, 'line breaks inside quotes do not end a row')
+  for (let i = 0; i < 5; i++) {
+    const late = Buffer.concat([Buffer.from(`${'P,p@example.com,S\n'.repeat(5000)}`), Buffer.from([0xff, 0x0a])])
+    t.equal((await upload(app, '/upload/customers', { filename: 'late.csv', content: late })).status, 415)
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.ok(openFiles() <= before + 1, `no file left open (${before} before, ${openFiles()} after)`)
+  await nothingStored(t, app)
+  await stillHealthy(t, app)
 })
 
 t.test('a workbook made to explode when unpacked is refused (413) before it is parsed', async (t) => {
@@ -169,3 +201,45 @@ function zipWith(zip: Buffer, name: string, extra: Buffer): Buffer {
   entry.content = Buffer.concat([Buffer.from(entry.content as Uint8Array), extra])
   return XLSX.CFB.write(entries, { type: 'buffer', fileType: 'zip', compression: true }) as Buffer
 }
+
+t.test('a multipart body cut short, or without a boundary, is a 400 and leaves nothing behind', async (t) => {
+  const app = await build(t)
+  const { payload, contentType } = await formData({ filename: 'c.csv', content: 'Ada,ada@example.com,London\n' })
+  const cut = payload.subarray(0, payload.length - 40)
+  const started = Date.now()
+  const res = await app.inject({ method: 'POST', url: '/upload/customers', payload: cut, headers: { 'content-type': contentType } })
+  t.equal(res.statusCode, 400)
+  t.same(res.json().errors, [{ field: '(body)', message: 'ends before the file in it does: the upload was cut short' }])
+  t.ok(Date.now() - started < 10_000, 'answered, not left hanging')
+  const noBoundary = await app.inject({
+    method: 'POST',
+    url: '/upload/customers',
+    payload: 'x',
+    headers: { 'content-type': 'multipart/form-data' },
+  })
+  t.equal(noBoundary.statusCode, 400)
+  t.match(noBoundary.json().errors, [{ field: '(body)', message: /is not a multipart\/form-data body that can be read/ }])
+  await nothingStored(t, app)
+})
+
+t.test('a refused file is read to its end first, so the connection stays usable', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const form = new FormData()
+  form.append('file', new Blob([Buffer.alloc(5 * 1024 * 1024, 'x')]), 'big.pdf')
+  const refused = await fetch(`http://127.0.0.1:${port}/upload/customers`, { method: 'POST', body: form })
+  t.equal(refused.status, 415)
+  const started = Date.now()
+  const next = await fetch(`http://127.0.0.1:${port}/upload/report?id=1`)
+  t.equal(next.status, 404)
+  t.ok(Date.now() - started < 2000, 'the next request on the connection is answered at once')
+})
+
+t.test('the product upload has no mode field', async (t) => {
+  const app = await build(t)
+  const res = await upload(app, '/upload/products', { filename: 'p.csv', content: 'Lamp,5\n', fields: { mode: 'upsert' } })
+  t.equal(res.status, 400)
+  t.same(res.body.errors, [{ field: 'mode', message: 'is not a field of a product upload' }])
+  await nothingStored(t, app)
+})

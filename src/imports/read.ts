@@ -45,14 +45,22 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
   // `fatal`: bytes that are not UTF-8 stop the upload (415) instead of turning into U+FFFD.
   const decoder = new TextDecoder('utf-8', { fatal: true })
   const notText = () => new HttpProblem(415, `"${filename}" is not UTF-8 text, so it is not a CSV file this upload reads.`)
+  const records = new RecordLength(filename)
   const decode = new Transform({
     readableObjectMode: false,
     transform(chunk: Buffer, _encoding, done) {
+      let text: string
       try {
-        done(null, decoder.decode(chunk, { stream: true }))
+        text = decoder.decode(chunk, { stream: true })
       } catch {
-        done(notText())
+        return done(notText())
       }
+      try {
+        records.check(text)
+      } catch (error) {
+        return done(error as Error)
+      }
+      done(null, text)
     },
     flush(done) {
       try {
@@ -62,10 +70,13 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
       }
     },
   })
-  const text = createReadStream(path).pipe(decode)
+  const source = createReadStream(path)
+  const text = source.pipe(decode)
+  decode.on('error', () => source.destroy())
   // Papa hands over the rows of each chunk of the file at once and waits (paused) until they are
   // stored: memory holds one chunk, and there is one await per chunk, not per row.
   const chunks: string[][][] = []
+  let read = 0
   let parser: Papa.Parser | undefined
   let finished = false
   let failure: unknown
@@ -73,6 +84,17 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
   Papa.parse(text as unknown as File, {
     delimiter: ',',
     chunk(results: Papa.ParseResult<string[]>, handle: Papa.Parser) {
+      // A quote never closed swallows every line after it into one field: refuse the file
+      // rather than lose those rows without a word.
+      const unclosed = results.errors.find((error) => error.code === 'MissingQuotes')
+      if (unclosed) {
+        const line = read + (unclosed.row ?? 0) + 1
+        failure = new HttpProblem(415, `"${filename}" has a quote that is never closed, in row ${line}.`)
+        handle.abort()
+        wake?.()
+        return
+      }
+      read += results.data.length
       chunks.push(results.data)
       parser = handle
       handle.pause()
@@ -105,9 +127,40 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
     }
   } finally {
     // Stopped early (the upload failed): close the file rather than leave the parser paused on it.
-    if (!finished) {
-      parser?.abort()
-      text.destroy()
+    if (!finished) parser?.abort()
+    source.destroy()
+  }
+}
+
+/** The longest a CSV record may be: a longer one is most likely a quote that is never closed. */
+const MAX_RECORD_CHARS = 1024 * 1024
+
+/**
+ * Follows where records end (a line break outside quotes) as the text streams by, and refuses a
+ * record longer than MAX_RECORD_CHARS: the parser would otherwise hold it, re-reading it whole at
+ * every chunk, so that time and memory grow with the square of its length.
+ */
+class RecordLength {
+  #quoted = false
+  #length = 0
+  constructor(readonly filename: string) {}
+
+  check(text: string) {
+    const marks = /["\n]/g
+    let recordStart = 0
+    for (let match = marks.exec(text); match; match = marks.exec(text)) {
+      if (match[0] === '"') this.#quoted = !this.#quoted
+      else if (!this.#quoted) {
+        this.#length = 0
+        recordStart = match.index + 1
+      }
+    }
+    this.#length += text.length - recordStart
+    if (this.#length > MAX_RECORD_CHARS) {
+      throw new HttpProblem(
+        415,
+        `"${this.filename}" has a row longer than ${MAX_RECORD_CHARS / 1024 / 1024} MB, as when a quote is never closed.`,
+      )
     }
   }
 }

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import multipart from '@fastify/multipart'
+import multipart, { type MultipartFile } from '@fastify/multipart'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { problemResponses } from '../../schemas/common.js'
@@ -59,6 +59,49 @@ const rowRules =
   'stored, all in one transaction. Blank rows are ignored. XLS and XLSX files may start with a header row; ' +
   'CSV and TXT files (UTF-8, commas, quotes as in RFC 4180) have none. A browser form post gets the report as a page.'
 
+/** How long reading may go on after the request body has ended: longer means it was cut short. */
+const CUT_SHORT_MS = 2000
+
+/**
+ * `work` (reading the multipart body), failed with a 400 when the body ends, or the client goes
+ * away, and `work` is still waiting for data that will never come: a body that stops inside its
+ * file would otherwise hold the request, its file descriptor and its temporary file for ever.
+ */
+async function untilBodyEnds<T>(request: FastifyRequest, work: Promise<T>, stop: (error: Error) => void = () => {}) {
+  let timer: NodeJS.Timeout | undefined
+  let fail!: (error: Error) => void
+  const cutShort = new Promise<never>((_, reject) => (fail = reject))
+  const cut = () => {
+    const error = invalid('(body)', 'ends before the file in it does: the upload was cut short')
+    stop(error)
+    fail(error)
+  }
+  const onEnd = () => (timer = setTimeout(cut, CUT_SHORT_MS))
+  // Closed before the whole body came: the client went away.
+  const onClose = () => request.raw.complete || cut()
+  if (request.raw.readableEnded) onEnd()
+  else request.raw.once('end', onEnd)
+  request.raw.once('close', onClose)
+  try {
+    return await Promise.race([work, cutShort])
+  } finally {
+    clearTimeout(timer)
+    request.raw.off('end', onEnd).off('close', onClose)
+  }
+}
+
+/** The `mode` form field of the upload page, sent before the file; only customer uploads have one. */
+function modeField(file: MultipartFile, kind: Kind): Mode {
+  const field = file.fields.mode
+  if (field === undefined) return 'insert'
+  const value = 'value' in field ? String(field.value) : undefined
+  if (kind !== 'customers') throw invalid('mode', 'is not a field of a product upload')
+  if (value === undefined || !(UploadMode.enum as string[]).includes(value)) {
+    throw invalid('mode', `must be one of ${UploadMode.enum.join(', ')}`)
+  }
+  return value as Mode
+}
+
 const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 11 } })
   app.addSchema(UploadReportSchema)
@@ -68,28 +111,32 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
     if (!request.isMultipart()) {
       throw new HttpProblem(415, 'An upload is a multipart/form-data form holding one file.')
     }
-    const file = await request.file()
-    if (!file) throw invalid('(body)', 'must hold a file')
-    const format = formatOf(file.filename)
-    const field = file.fields.mode
-    const formMode = field && 'value' in field ? String(field.value) : undefined
-    if (formMode !== undefined && !(UploadMode.enum as string[]).includes(formMode)) {
-      throw invalid('mode', `must be one of ${UploadMode.enum.join(', ')}`)
+    let file: MultipartFile | undefined
+    try {
+      file = await untilBodyEnds(request, request.file())
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode) throw error
+      throw invalid('(body)', `is not a multipart/form-data body that can be read (${(error as Error).message})`)
     }
-    const mode = queryMode ?? (formMode as Mode | undefined) ?? 'insert'
+    if (!file) throw invalid('(body)', 'must hold a file')
+    const { filename } = file
     const folder = await mkdtemp(join(tmpdir(), 'crm-upload-'))
     try {
       const path = join(folder, 'upload')
-      await pipeline(file.file, createWriteStream(path))
+      // The file is taken in whole before anything is refused: the client is not left sending
+      // into a connection nobody reads.
+      const { file: stream } = file
+      await untilBodyEnds(request, pipeline(stream, createWriteStream(path)), (error) => stream.destroy(error))
       // At the limit the stream ends early, marked truncated, rather than failing.
       if (file.file.truncated) {
         throw new HttpProblem(
           413,
-          `"${file.filename}" is larger than the ${config.UPLOAD_MAX_BYTES} bytes an upload may be (UPLOAD_MAX_BYTES).`,
+          `"${filename}" is larger than the ${config.UPLOAD_MAX_BYTES} bytes an upload may be (UPLOAD_MAX_BYTES).`,
         )
       }
-      await checkContent(path, file.filename, format)
-      const { filename } = file
+      const format = formatOf(filename)
+      const mode = queryMode ?? modeField(file, kind)
+      await checkContent(path, filename, format)
       const rows =
         format === 'csv'
           ? parsedRows(kind, readRows(path, filename, format), format)
