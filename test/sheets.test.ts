@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { HttpProblem } from '../src/errors.js'
 import { sheetRows } from '../src/imports/sheets.js'
 import { workbook } from './helper.js'
 
@@ -53,4 +54,47 @@ t.test('a file that is not a workbook is a 415 from the worker', async (t) => {
     })(),
     { statusCode: 415, message: '"bad.xlsx" could not be read as an Excel workbook.' },
   )
+})
+
+t.test('reading a workbook in this thread: cells, date cells in either date system, and broken archives', async (t) => {
+  const { readRows } = await import('../src/imports/read.js')
+  const XLSX = await import('xlsx')
+  const rowsOf = async (path: string, filename = 'x.xlsx', format: 'xlsx' | 'xls' = 'xlsx') => {
+    const rows = []
+    for await (const batch of readRows(path, filename, format)) rows.push(...batch)
+    return rows
+  }
+  const dated = join(folder, 'dated.xlsx')
+  writeFileSync(dated, workbook([['Lamp', 5, { t: 'n', v: 45351, z: 'yyyy-mm-dd' }, 2024, true]]))
+  t.same(await rowsOf(dated), [{ row: 1, cells: ['Lamp', 5, '2024-02-29', 2024, true] }])
+
+  const book = XLSX.utils.book_new()
+  XLSX.utils.book_append_sheet(book, XLSX.utils.aoa_to_sheet([['Old Mac', { t: 'n', v: 43889, z: 'yyyy-mm-dd' }]]), 'S')
+  book.Workbook = { WBProps: { date1904: true } }
+  const mac = join(folder, 'mac.xlsx')
+  writeFileSync(mac, XLSX.write(book, { type: 'buffer', bookType: 'xlsx' }) as Buffer)
+  t.same((await rowsOf(mac))[0]?.cells, ['Old Mac', '2024-02-29'], 'day 43889 of the 1904 system is 2024-02-29')
+
+  const xls = join(folder, 'old.xls')
+  writeFileSync(xls, workbook([['Ada', 'ada@example.com', { t: 'n', v: 36525, z: 'yyyy-mm-dd' }]], 'biff8'))
+  t.same((await rowsOf(xls, 'old.xls', 'xls'))[0]?.cells, ['Ada', 'ada@example.com', '1999-12-31'])
+
+  const good = workbook([['Ada']])
+  const end = good.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
+  const central = good.readUInt32LE(end + 16)
+  const broken: Array<[string, (zip: Buffer) => void, number]> = [
+    ['zip64 sizes', (zip) => zip.writeUInt32LE(0xffffffff, central + 24), 413],
+    ['an unknown compression', (zip) => zip.writeUInt16LE(99, central + 10), 415],
+    ['a central entry that is not one', (zip) => zip.writeUInt32LE(0, central), 415],
+    ['a local header that is not one', (zip) => zip.writeUInt32LE(0, zip.readUInt32LE(central + 42)), 415],
+    ['no end record', (zip) => zip.writeUInt32LE(0, end), 415],
+    ['too many files', (zip) => zip.writeUInt16LE(60_000, end + 10), 413],
+  ]
+  for (const [name, damage, status] of broken) {
+    const zip = Buffer.from(good)
+    damage(zip)
+    const path = join(folder, 'broken.xlsx')
+    writeFileSync(path, zip)
+    await t.rejects(rowsOf(path), new HttpProblem(status, ''), name)
+  }
 })
