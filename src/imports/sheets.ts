@@ -25,8 +25,21 @@ let worker: Worker | undefined
 let turn: Promise<void> = Promise.resolve()
 let jobs = 0
 
+/**
+ * Under `npm run dev` the worker is TypeScript, and tsx's loader does not reach worker threads on
+ * Node 20: the worker registers it itself before loading its module. (Under tap's loader, and from
+ * dist/, the worker file loads as it is.)
+ */
+const viaTsx = workerFile.pathname.endsWith('.ts') && process.execArgv.some((arg) => arg.includes('tsx'))
+const workerSource = viaTsx
+  ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerFile.href)}) })`
+  : workerFile
+
 function startWorker(): Worker {
-  const started = new Worker(workerFile, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } })
+  const started = new Worker(workerSource, {
+    eval: viaTsx,
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+  })
   started.unref()
   started.on('exit', () => {
     if (worker === started) worker = undefined
