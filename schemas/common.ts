@@ -161,18 +161,27 @@ const problemMeaning = {
   415: 'The request body is not JSON.',
   500: 'Something failed on the server; it is logged with the request id.',
 } as const
-const problemResponse = (meaning: string) => ({
+/** An HTML page, for a browser that posted a form. */
+export const HtmlPage = Type.String({ description: 'An HTML page.' })
+
+const problemResponse = (meaning: string, html: boolean) => ({
   description: meaning,
-  content: { 'application/problem+json': { schema: Type.Ref(ProblemSchema) } },
+  content: {
+    'application/problem+json': { schema: Type.Ref(ProblemSchema) },
+    ...(html && { 'text/html': { schema: HtmlPage } }),
+  },
 })
 
 /**
  * The error responses of a route: those every route can give (400, 413, 415, 500) and the `extra`
- * ones it names, each with what it means for that route.
+ * ones it names, each with what it means for that route (overriding the general words). A route
+ * posted by browser forms (`html`) answers them as pages too.
  */
-export function problemResponses(extra: Partial<Record<404 | 409, string>> = {}) {
+export function problemResponses(extra: Partial<Record<404 | 409 | 413 | 415, string>> = {}, { html = false } = {}) {
   const responses: Record<number, ReturnType<typeof problemResponse>> = {}
-  for (const status of [400, 413, 415, 500] as const) responses[status] = problemResponse(problemMeaning[status])
-  for (const [status, meaning] of Object.entries(extra)) responses[Number(status)] = problemResponse(meaning)
+  const meanings: Record<number, string | undefined> = { ...problemMeaning, ...extra }
+  for (const [status, meaning] of Object.entries(meanings)) {
+    if (meaning) responses[Number(status)] = problemResponse(meaning, html)
+  }
   return responses
 }

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { problemResponses } from '../../schemas/common.js'
+import { HtmlPage, problemResponses } from '../../schemas/common.js'
 import {
   CustomerUploadQuerySchema,
   ProductUploadQuerySchema,
@@ -42,16 +42,17 @@ function sendReport(request: FastifyRequest, reply: FastifyReply, report: Upload
 }
 
 const uploadResponses = {
-  201: { ...Report, description: 'The report: what was stored and what was skipped, and why. Browsers get it as a page.' },
-  ...problemResponses({}),
-  413: {
-    description: 'The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored.',
-    content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+  201: {
+    description: 'The report: what was stored and what was skipped, and why. A client that prefers HTML gets it as a page.',
+    content: { 'application/json': { schema: Report }, 'text/html': { schema: HtmlPage } },
   },
-  415: {
-    description: 'The file is not .xlsx, .xls, .csv or .txt, or its content is not what its name says; nothing was stored.',
-    content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
-  },
+  ...problemResponses(
+    {
+      413: 'The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored.',
+      415: 'The file is not .xlsx, .xls, .csv or .txt, or its content is not what its name says; nothing was stored.',
+    },
+    { html: true },
+  ),
 }
 
 const rowRules =
