@@ -52,17 +52,18 @@ t.test('a CSV file with a BOM, CRLF line ends, quoted commas and line breaks: th
     ],
     created: res.body.created,
   })
-  t.same((await stored(app)).slice(1), [
+  // Ids come from the database's sequence: a row it refused may have used one up.
+  t.same((await stored(app)).slice(1).map(({ id: _, ...row }) => row), [
     {
-      id: 2, name: 'Ada Lovelace', email: 'ada@example.com', address: '12 St James Square, London',
+      name: 'Ada Lovelace', email: 'ada@example.com', address: '12 St James Square, London',
       phone: '+44 20 7946 0958', optemail: 1, optphone: 0, optchat: 1, status: 'active',
     },
     {
-      id: 3, name: 'Grace Hopper', email: 'grace@example.com', address: '1 Navy Way\nArlington',
+      name: 'Grace Hopper', email: 'grace@example.com', address: '1 Navy Way\nArlington',
       phone: null, optemail: 1, optphone: 0, optchat: 0, status: 'inactive',
     },
     {
-      id: 4, name: 'Plain', email: 'plain@example.com', address: 'Quoted "Street"',
+      name: 'Plain', email: 'plain@example.com', address: 'Quoted "Street"',
       phone: null, optemail: 0, optphone: 0, optchat: 0, status: 'active',
     },
   ])

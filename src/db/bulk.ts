@@ -10,23 +10,26 @@ const compiled = new Map<string, string>()
  * Inserts `rows` (all with the same columns, in the same order) with one multi-row INSERT. Kysely
  * builds the statement for the first batch of each size; later batches reuse its SQL with their
  * own parameters, which skips building and compiling a query tree of thousands of values each time.
- * Returns the id of the last row inserted; the ids of one statement's rows are consecutive.
+ * With `skipTaken`, rows whose value in that unique column is taken are skipped, not an error.
+ * Returns how many rows were inserted and the id of the last; one statement's ids are consecutive.
  */
 export async function insertMany<T extends keyof Database>(
   db: Db,
   table: T,
   rows: Insertable<Database[T]>[],
-): Promise<number | undefined> {
+  { skipTaken }: { skipTaken?: keyof Database[T] & string } = {},
+): Promise<{ count: number; lastId: number } | undefined> {
   if (rows.length === 0) return undefined
   const columns = Object.keys(rows[0]!) as Array<keyof Insertable<Database[T]>>
-  const key = `${table}(${columns.join(',')})x${rows.length}`
+  const key = `${table}(${columns.join(',')})x${rows.length}${skipTaken ? ` skip ${skipTaken}` : ''}`
   let sql = compiled.get(key)
   if (sql === undefined) {
-    sql = db.insertInto(table).values(rows as never).compile().sql
+    const insert = db.insertInto(table).values(rows as never)
+    sql = (skipTaken ? insert.onConflict((conflict) => conflict.column(skipTaken as never).doNothing()) : insert).compile().sql
     compiled.set(key, sql)
   }
   const parameters: unknown[] = []
   for (const row of rows) for (const column of columns) parameters.push(row[column])
   const result = await db.executeQuery(CompiledQuery.raw(sql, parameters))
-  return result.insertId === undefined ? undefined : Number(result.insertId)
+  return { count: Number(result.numAffectedRows ?? 0), lastId: Number(result.insertId ?? 0) }
 }

@@ -146,16 +146,23 @@ class RecordLength {
   constructor(readonly filename: string) {}
 
   check(text: string) {
-    const marks = /["\n]/g
-    let recordStart = 0
-    for (let match = marks.exec(text); match; match = marks.exec(text)) {
-      if (match[0] === '"') this.#quoted = !this.#quoted
-      else if (!this.#quoted) {
-        this.#length = 0
-        recordStart = match.index + 1
+    // Jumps from quote to quote; only line breaks outside quotes end a record. A doubled quote
+    // ("" inside a quoted field) closes and reopens, which comes to the same.
+    let recordStart = -1
+    for (let at = 0; at < text.length; ) {
+      const quote = text.indexOf('"', at)
+      if (this.#quoted) {
+        if (quote < 0) break
+        this.#quoted = false
+      } else {
+        const lineBreak = text.lastIndexOf('\n', (quote < 0 ? text.length : quote) - 1)
+        if (lineBreak >= at) recordStart = lineBreak + 1
+        if (quote < 0) break
+        this.#quoted = true
       }
+      at = quote + 1
     }
-    this.#length += text.length - recordStart
+    this.#length = recordStart < 0 ? this.#length + text.length : text.length - recordStart
     if (this.#length > MAX_RECORD_CHARS) {
       throw new HttpProblem(
         415,
