@@ -1,7 +1,7 @@
 // The customer endpoints, rule by rule: status, body, and what is stored afterwards.
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { build, client, newCustomer, problemOf, type TestApp } from './helper.js'
+import { build, client, insertProduct, newCustomer, problemOf, type TestApp } from './helper.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -12,26 +12,6 @@ async function matchStored(t: Test, app: TestApp, expected: Array<Record<string,
   const rows = await storedCustomers(app)
   t.equal(rows.length, expected.length, 'number of stored customers')
   t.match(rows, expected)
-}
-
-/** A product row straight into the table, for the rules that depend on products. */
-async function insertProduct(app: TestApp, customerid: number | null, priceCents: number) {
-  const time = new Date().toISOString()
-  const { id } = await app.db
-    .insertInto('products')
-    .values({
-      name: 'Kettle',
-      name_key: 'kettle',
-      price_cents: priceCents,
-      purchased: '2026-01-01',
-      warranty: 2,
-      customerid,
-      created: time,
-      updated: time,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow()
-  return id
 }
 
 t.test('add a customer', async (t) => {

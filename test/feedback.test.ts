@@ -1,7 +1,7 @@
 // The feedback endpoints, rule by rule: brand and product feedback added and listed, and what is stored.
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { build, client, newCustomer, problemOf, type Client, type TestApp } from './helper.js'
+import { build, client, insertProduct, newCustomer, problemOf, type Client, type TestApp } from './helper.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -16,26 +16,6 @@ const brand = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 })
 const product = (overrides: Record<string, unknown> = {}) => brand({ productid: 1, ...overrides })
-
-/** A product row straight into the table, as in customers.test.ts. */
-async function insertProduct(app: TestApp, customerid: number | null) {
-  const time = new Date().toISOString()
-  const { id } = await app.db
-    .insertInto('products')
-    .values({
-      name: 'Kettle',
-      name_key: 'kettle',
-      price_cents: 1999,
-      purchased: '2026-01-01',
-      warranty: 2,
-      customerid,
-      created: time,
-      updated: time,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow()
-  return id
-}
 
 /** An app with Ada (customer 1) and Grace (customer 2). */
 async function withCustomers(t: Test): Promise<{ app: TestApp; api: Client }> {
@@ -158,7 +138,7 @@ t.test('add brand feedback', async (t) => {
 t.test('add product feedback', async (t) => {
   t.test('201 with the whole record and the row stored', async (t) => {
     const { app, api } = await withCustomers(t)
-    const productid = await insertProduct(app, 1)
+    const productid = await insertProduct(app, 1, 1999)
     const res = await api.post('/api/add/product/feedback', product({ productid: String(productid), nps: '7' }))
     t.equal(res.status, 201)
     t.match(res.body.created, ISO)
@@ -170,8 +150,8 @@ t.test('add product feedback', async (t) => {
 
   t.test('a customer may give feedback on a product they do not own, or nobody owns; nps may be left out', async (t) => {
     const { app, api } = await withCustomers(t)
-    const graces = await insertProduct(app, 2)
-    const nobodys = await insertProduct(app, null)
+    const graces = await insertProduct(app, 2, 1999)
+    const nobodys = await insertProduct(app, null, 1999)
     const first = await api.post('/api/add/product/feedback', product({ productid: graces }))
     t.equal(first.status, 201)
     const record = { id: 1, customerid: 1, productid: graces, heading: 'Great service', body: 'Quick and friendly.' }
@@ -187,7 +167,7 @@ t.test('add product feedback', async (t) => {
 
   t.test('404 for an unknown product or customer; nothing stored', async (t) => {
     const { app, api } = await withCustomers(t)
-    const productid = await insertProduct(app, 1)
+    const productid = await insertProduct(app, 1, 1999)
     const noProduct = await api.post('/api/add/product/feedback', product({ productid: 42 }))
     t.equal(noProduct.status, 404)
     t.match(noProduct.headers['content-type'], /^application\/problem\+json/)
@@ -200,7 +180,7 @@ t.test('add product feedback', async (t) => {
 
   t.test('400 naming each missing or invalid field; nothing stored', async (t) => {
     const { app, api } = await withCustomers(t)
-    await insertProduct(app, 1)
+    await insertProduct(app, 1, 1999)
     const missing = await api.post('/api/add/product/feedback', {})
     t.equal(missing.status, 400)
     t.same(fieldsOf(missing.body), ['body', 'customerid', 'heading', 'productid'])
@@ -227,7 +207,7 @@ t.test('list feedback', async (t) => {
   for (const kind of ['brand', 'product'] as const) {
     t.test(`${kind}: a customer's own feedback, oldest first, paged; by query string or JSON body`, async (t) => {
       const { app, api } = await withCustomers(t)
-      const productid = await insertProduct(app, 1)
+      const productid = await insertProduct(app, 1, 1999)
       const add = (customerid: number, heading: string) =>
         api.post(
           `/api/add/${kind}/feedback`,
@@ -289,7 +269,7 @@ t.test('deleting records', async (t) => {
     const grinder = { name: 'Grinder', price: 59.9, purchased: '2026-01-15', customerid: 1, warranty: 2 }
     const added = await api.post('/api/add/product', grinder)
     t.equal(added.status, 201)
-    const kept = await insertProduct(app, 1)
+    const kept = await insertProduct(app, 1, 1999)
     const gone = (await api.post('/api/add/product/feedback', product({ productid: added.body.id, nps: 3 }))).body
     const other = (await api.post('/api/add/product/feedback', product({ productid: kept }))).body
     const deleted = await api.post('/api/delete/product', { id: added.body.id })
@@ -302,7 +282,7 @@ t.test('deleting records', async (t) => {
 
   t.test("deleting a customer removes their brand and product feedback, not others'", async (t) => {
     const { app, api } = await withCustomers(t)
-    const productid = await insertProduct(app, null)
+    const productid = await insertProduct(app, null, 1999)
     for (const customerid of [1, 2]) {
       t.equal((await api.post('/api/add/brand/feedback', brand({ customerid }))).status, 201)
       t.equal((await api.post('/api/add/product/feedback', product({ customerid, productid }))).status, 201)

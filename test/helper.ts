@@ -98,6 +98,26 @@ export async function upload(
   }
 }
 
+/** A product row straight into the table, for rules that depend on products but not on their endpoints. */
+export async function insertProduct(app: App, customerid: number | null, priceCents: number) {
+  const time = new Date().toISOString()
+  const { id } = await app.db
+    .insertInto('products')
+    .values({
+      name: 'Kettle',
+      name_key: 'kettle',
+      price_cents: priceCents,
+      purchased: '2026-01-01',
+      warranty: 2,
+      customerid,
+      created: time,
+      updated: time,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return id
+}
+
 /** A valid new customer; `overrides` change or add fields. */
 export const newCustomer = (overrides: Record<string, unknown> = {}) => ({
   name: 'Ada Lovelace',

@@ -21,6 +21,16 @@ async function addCustomer(api: Client, overrides: Record<string, unknown> = {})
   return res.body
 }
 
+/** Products whose customerid names no customer. */
+const orphans = (app: TestApp) =>
+  app.db
+    .selectFrom('products')
+    .leftJoin('customers', 'customers.id', 'products.customerid')
+    .select('products.id')
+    .where('products.customerid', 'is not', null)
+    .where('customers.id', 'is', null)
+    .execute()
+
 const revenueOf = async (api: Client, id: number) =>
   (await api.get('/api/get/customer', { query: { id } })).body.revenue as number
 
@@ -390,14 +400,7 @@ t.test('a customer deleted while products are being added: never an orphan produ
       `round ${round}: ${statuses.join(', ')}`,
     )
   }
-  const orphans = await app.db
-    .selectFrom('products')
-    .leftJoin('customers', 'customers.id', 'products.customerid')
-    .select('products.id')
-    .where('products.customerid', 'is not', null)
-    .where('customers.id', 'is', null)
-    .execute()
-  t.same(orphans, [])
+  t.same(await orphans(app), [], 'no product points at a missing customer')
 })
 
 t.test('no product ever points at a customer that does not exist', async (t) => {
@@ -408,12 +411,5 @@ t.test('no product ever points at a customer that does not exist', async (t) => 
   const refused = await api.post('/api/delete/customer', { id: ada.id })
   t.equal(refused.status, 409)
   t.match(refused.body.detail, /still has 1 product assigned/)
-  const orphans = await app.db
-    .selectFrom('products')
-    .leftJoin('customers', 'customers.id', 'products.customerid')
-    .select('products.id')
-    .where('products.customerid', 'is not', null)
-    .where('customers.id', 'is', null)
-    .execute()
-  t.same(orphans, [])
+  t.same(await orphans(app), [], 'no product points at a missing customer')
 })
