@@ -57,6 +57,7 @@ export const CustomerSchema = Type.Object(
     ...attributes,
     revenue: Type.Number({
       minimum: 0,
+      multipleOf: 0.01,
       readOnly: true,
       description: 'The exact sum of the prices of the products assigned to the customer now.',
       examples: [1299.5],

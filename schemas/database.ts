@@ -6,6 +6,7 @@ import type { CustomerRequestRowSchema } from './request.js'
 import type { FeedbackRowSchema, ProductFeedbackRowSchema } from './feedback.js'
 import type { ProductRowSchema } from './product.js'
 import type { UploadReportRowSchema } from './upload.js'
+import type { ExportRecordRowSchema } from './export.js'
 
 /** A table's columns from its row schema; the `id` the database assigns is `Generated`. */
 type Table<S extends TObject> = { [K in keyof Static<S>]: K extends 'id' ? Generated<Static<S>[K]> : Static<S>[K] }
@@ -17,6 +18,7 @@ export interface Database {
   product_feedback: Table<typeof ProductFeedbackRowSchema>
   customer_requests: Table<typeof CustomerRequestRowSchema>
   upload_reports: Table<typeof UploadReportRowSchema>
+  export_records: Table<typeof ExportRecordRowSchema>
 }
 
 export type CustomerRow = Selectable<Database['customers']>

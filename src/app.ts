@@ -9,6 +9,7 @@ import parameters from './plugins/parameters.js'
 import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
+import * as exports from './routes/exports.js'
 import * as feedback from './routes/feedback.js'
 import * as products from './routes/products.js'
 import page from './routes/page.js'
@@ -17,7 +18,7 @@ import * as uploads from './routes/uploads.js'
 import { ajvOptions, buildValidator } from './validation.js'
 
 /** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
-const endpointGroups = [customers, products, feedback, requests, uploads]
+const endpointGroups = [customers, products, feedback, requests, uploads, exports]
 
 /** The largest JSON body accepted; a record is a few hundred bytes. */
 export const JSON_BODY_LIMIT = 64 * 1024

@@ -15,9 +15,9 @@ const revenueCents = (eb: ExpressionBuilder<Database, 'customers'>) =>
     .select((sub) => sub.fn.coalesce(sub.fn.sum<number>('products.price_cents'), sub.lit(0)).as('total'))
     .as('revenue_cents')
 
-const selectCustomers = (db: Db) => db.selectFrom('customers').selectAll('customers').select(revenueCents)
+export const selectCustomers = (db: Db) => db.selectFrom('customers').selectAll('customers').select(revenueCents)
 
-function toCustomer(row: CustomerRow & { revenue_cents: number | string | bigint | null }): Customer {
+export function toCustomer(row: CustomerRow & { revenue_cents: number | string | bigint | null }): Customer {
   return {
     id: row.id,
     name: row.name,

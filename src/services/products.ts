@@ -7,7 +7,7 @@ import { HttpProblem, notFound } from '../errors.js'
 import { assertCustomerExists } from './customers.js'
 import { addYears, amountToCents, centsToAmount, foldCase, now, paged } from './values.js'
 
-function toProduct(row: ProductRow): Product {
+export function toProduct(row: ProductRow): Product {
   return {
     id: row.id,
     name: row.name,

@@ -1,0 +1,120 @@
+// A one-sheet XLSX workbook written as a stream: rows go out as they come, and memory stays flat.
+import type { Writable } from 'node:stream'
+import { ZipWriter } from './zip.js'
+
+/** How a column's values are written: as numbers, money (two decimals), booleans, dates, timestamps or text. */
+export type ColumnType = 'number' | 'money' | 'boolean' | 'date' | 'timestamp' | 'text'
+export type Column = { name: string; type: ColumnType; width: number }
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }
+const xml = (text: string) => text.replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!)
+
+const DAY_MS = 86_400_000
+const EXCEL_EPOCH = Date.UTC(1899, 11, 30)
+/** An ISO date or timestamp (UTC) as an Excel day number, its time of day as the fraction. */
+const excelDay = (iso: string) => (Date.parse(iso.length === 10 ? `${iso}T00:00:00Z` : iso) - EXCEL_EPOCH) / DAY_MS
+
+// Styles (cellXfs): 0 plain, 1 bold header, 2 date, 3 date and time, 4 money.
+const STYLE = { header: 1, date: 2, timestamp: 3, money: 4 } as const
+
+/**
+ * One cell. Text is always an inline string, never a formula: `=SUM(A1)` stays those characters.
+ * An empty value is an empty cell, so the cells after it keep their columns.
+ */
+function cell(type: ColumnType, value: unknown): string {
+  if (value === null || value === undefined) return '<c/>'
+  switch (type) {
+    case 'number':
+      return `<c><v>${value}</v></c>`
+    case 'money':
+      return `<c s="${STYLE.money}"><v>${value}</v></c>`
+    case 'boolean':
+      return `<c t="b"><v>${value ? 1 : 0}</v></c>`
+    case 'date':
+      return `<c s="${STYLE.date}"><v>${excelDay(String(value))}</v></c>`
+    case 'timestamp':
+      return `<c s="${STYLE.timestamp}"><v>${excelDay(String(value))}</v></c>`
+    default:
+      return textCell(String(value))
+  }
+}
+
+const textCell = (text: string, style?: number) =>
+  `<c t="inlineStr"${style ? ` s="${style}"` : ''}><is><t${/^\s|\s$|\n/.test(text) ? ' xml:space="preserve"' : ''}>${xml(text)}</t></is></c>`
+
+/** The sheet's XML: frozen header row, column widths, then the rows, in chunks of about 64 KB. */
+async function* sheetXml(columns: Column[], rows: AsyncIterable<unknown[][]>): AsyncGenerator<string> {
+  const widths = columns.map((column, i) => `<col min="${i + 1}" max="${i + 1}" width="${column.width}" customWidth="1"/>`)
+  yield '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' +
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ' +
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">' +
+    '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>' +
+    '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>' +
+    `<sheetFormatPr defaultRowHeight="15"/><cols>${widths.join('')}</cols><sheetData>` +
+    `<row r="1">${columns.map((column) => textCell(column.name, STYLE.header)).join('')}</row>`
+  let r = 1
+  let chunk = ''
+  for await (const page of rows) {
+    for (const values of page) {
+      let line = `<row r="${++r}">`
+      for (let i = 0; i < columns.length; i++) line += cell(columns[i]!.type, values[i])
+      chunk += `${line}</row>`
+      if (chunk.length > 65_536) {
+        yield chunk
+        chunk = ''
+      }
+    }
+  }
+  yield `${chunk}</sheetData></worksheet>`
+}
+
+const CONTENT_TYPES =
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">' +
+  '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>' +
+  '<Default Extension="xml" ContentType="application/xml"/>' +
+  '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>' +
+  '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' +
+  '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>' +
+  '</Types>'
+
+const ROOT_RELS =
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' +
+  '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>' +
+  '</Relationships>'
+
+const workbookXml = (sheetName: string) =>
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ' +
+  'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">' +
+  `<sheets><sheet name="${xml(sheetName)}" sheetId="1" r:id="rId1"/></sheets></workbook>`
+
+const WORKBOOK_RELS =
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' +
+  '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>' +
+  '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>' +
+  '</Relationships>'
+
+const STYLES =
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' +
+  '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/><numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts>' +
+  '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts>' +
+  '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>' +
+  '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>' +
+  '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>' +
+  '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>' +
+  '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>' +
+  '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>' +
+  '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>' +
+  '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>' +
+  '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+
+/** Writes a workbook of one sheet, `sheetName`: the header row of `columns`, then every row of `rows`. */
+export async function writeXlsx(out: Writable, sheetName: string, columns: Column[], rows: AsyncIterable<unknown[][]>) {
+  const zip = new ZipWriter(out)
+  await zip.entry('[Content_Types].xml', [CONTENT_TYPES])
+  await zip.entry('_rels/.rels', [ROOT_RELS])
+  await zip.entry('xl/workbook.xml', [workbookXml(sheetName)])
+  await zip.entry('xl/_rels/workbook.xml.rels', [WORKBOOK_RELS])
+  await zip.entry('xl/styles.xml', [STYLES])
+  await zip.entry('xl/worksheets/sheet1.xml', sheetXml(columns, rows))
+  await zip.finish()
+}
