@@ -107,6 +107,7 @@ t.test('migrations', async (t) => {
     t.same(results.map((r) => [r.migrationName, r.status]), [
       ['20261129_001_initial', 'Success'],
       ['20261129_002_upload_reports', 'Success'],
+      ['20261129_003_export_records', 'Success'],
     ])
     t.same(await migrateToLatest(db), [], 'nothing is pending')
 
@@ -116,7 +117,9 @@ t.test('migrations', async (t) => {
       (sqlite.prepare(`select name from sqlite_master where type = ? and name not like 'sqlite_%' and name not like 'kysely_%' order by name`).all(type) as { name: string }[]).map(
         (row) => row.name,
       )
-    t.same(names('table'), ['customer_requests', 'customers', 'feedback', 'product_feedback', 'products', 'upload_reports'])
+    t.same(names('table'), [
+      'customer_requests', 'customers', 'export_records', 'feedback', 'product_feedback', 'products', 'upload_reports',
+    ])
     t.same(names('index'), [
       'customer_requests_customerid',
       'customers_email_key',

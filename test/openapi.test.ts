@@ -26,6 +26,9 @@ const statuses: Record<string, string[]> = {
   uploadCustomers: ['201', '400', '413', '415', '500'],
   uploadProducts: ['201', '400', '413', '415', '500'],
   getUploadReport: ['200', '400', '404', '413', '415', '500'],
+  exportCustomers: ['200', '400', '413', '415', '500'],
+  exportProducts: ['200', '400', '413', '415', '500'],
+  listExportRecords: ['200', '400', '413', '415', '500'],
 }
 
 type Operation = {
@@ -57,10 +60,10 @@ t.test('every operation is documented completely', async (t) => {
     return tag.name
   })
   t.same(Object.keys(document.components.schemas).sort(), [
-    'BrandFeedback', 'Customer', 'CustomerRequest', 'Deleted', 'FieldError', 'Problem', 'Product', 'ProductFeedback',
-    'UploadReport',
+    'BrandFeedback', 'Customer', 'CustomerRequest', 'Deleted', 'ExportRecord', 'FieldError', 'Problem', 'Product',
+    'ProductFeedback', 'UploadReport',
   ])
-  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads'])
+  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports'])
 
   const operationIds = new Set<string>()
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {

@@ -105,7 +105,7 @@ t.test('npm run db:migrate applies pending migrations, then reports the database
   const filename = join(tempDir(), 'crm.sqlite')
   const first = run('src/migrate.ts', { DATABASE_URL: filename })
   t.equal(await first.exit, 0)
-  t.match(first.stdout(), /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nApplied 2 migration\(s\)\./)
+  t.match(first.stdout(), /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\nApplied 3 migration\(s\)\./)
   const second = run('src/migrate.ts', { DATABASE_URL: filename })
   t.equal(await second.exit, 0)
   t.match(second.stdout(), /The database is up to date\./)

@@ -42,6 +42,11 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
     const out = new PassThrough()
+    const socket = request.raw.socket
+    // The client went away before the end: stop reading and writing (the writers fail on a closed stream).
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) out.destroy()
+    })
     const work =
       format === 'xlsx'
         ? writeXlsx(out, kind, columns, counted())
@@ -56,6 +61,8 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
       },
       async (error: Error) => {
         out.destroy()
+        // The response cannot be completed: close its connection too, or it would wait for ever.
+        socket.destroy()
         await finishExport(app.db, id, count, false)
         log.warn({ rows: count, reason: error.message }, 'export stopped')
       },
