@@ -195,11 +195,86 @@ async function xlsxRatio() {
   }
 }
 
+/** Customers straight into a database file, in batches, as a table to export. */
+async function seedCustomers(file: string, count: number) {
+  const db = new Database(file)
+  const { connect } = await import('../src/db/connect.js')
+  const { migrateToLatest } = await import('../src/db/migrate.js')
+  const kysely = connect(file)
+  await migrateToLatest(kysely)
+  await kysely.destroy()
+  const time = new Date().toISOString()
+  const insert = db.prepare(
+    'insert into customers (name, name_key, email, email_key, address, phone, optphone, optemail, optchat, status, created, updated) values (?, ?, ?, ?, ?, ?, 1, 0, 1, ?, ?, ?)',
+  )
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      insert.run(`Customer ${i}`, `customer ${i}`, `c${i}@example.com`, `c${i}@example.com`, `${i} Main Street, Springfield`, '555-0100', 'active', time, time)
+    }
+  })()
+  db.close()
+}
+
+async function download(server: Server) {
+  const start = performance.now()
+  const response = await fetch(`${server.url}/api/customer/export?name=Bench&surname=Mark&email=bench@example.com`)
+  let bytes = 0
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length
+  if (response.status !== 200) throw new Error(`export failed: ${response.status}`)
+  return { ms: performance.now() - start, bytes }
+}
+
+async function exportSpeed() {
+  await seedCustomers(join(work, 'export.sqlite'), 100_000)
+  const server = await startServer('export')
+  try {
+    await download(server)
+    const times = []
+    for (let i = 0; i < 3; i++) times.push((await download(server)).ms)
+    const ms = median(times)
+    // Bare baseline: better-sqlite3 reading the same rows, no HTTP, no file.
+    const db = new Database(join(work, 'export.sqlite'), { readonly: true })
+    const start = performance.now()
+    let rows = 0
+    for (const _ of db.prepare('select * from customers order by id').iterate()) rows++
+    const bare = performance.now() - start
+    db.close()
+    results.push({
+      name: '100,000 customers exported as XLSX, request to last byte',
+      value: `${ms.toFixed(0)} ms (bare read of the ${rows.toLocaleString('en')} rows: ${bare.toFixed(0)} ms)`,
+      target: '≤ 1500 ms',
+      pass: ms <= 1500,
+    })
+  } finally {
+    await stopServer(server)
+  }
+}
+
+async function exportMemory() {
+  await seedCustomers(join(work, 'export-1m.sqlite'), 1_000_000)
+  const server = await startServer('export-1m')
+  try {
+    const idle = server.peakRssMb()
+    const { ms, bytes } = await download(server)
+    const peak = server.peakRssMb()
+    results.push({
+      name: '1,000,000 customers exported as XLSX: peak resident memory of the server',
+      value: `${peak.toFixed(0)} MB (idle ${idle.toFixed(0)} MB; ${(bytes / MB).toFixed(0)} MB in ${(ms / 1000).toFixed(1)} s)`,
+      target: '< 250 MB',
+      pass: peak < 250,
+    })
+  } finally {
+    await stopServer(server)
+  }
+}
+
 try {
   const only = process.argv[2]
   if (!only || only === 'csv') await csvThroughput()
   if (!only || only === 'xlsx') await xlsxRatio()
   if (!only || only === 'memory') await csvMemory()
+  if (!only || only === 'export') await exportSpeed()
+  if (!only || only === 'export-memory') await exportMemory()
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
