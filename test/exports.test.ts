@@ -56,6 +56,12 @@ t.test('customers as a workbook: header, typed cells, exact revenue, formula-lik
   t.equal(sheet.K2.z, 'yyyy-mm-dd hh:mm:ss')
   t.equal(sheet.E2?.v, undefined, 'no phone: an empty cell')
   t.equal(bob.id, 2)
+  const archive = XLSX.CFB.read(res.rawPayload, { type: 'buffer' })
+  const entry = archive.FileIndex[archive.FullPaths.findIndex((path: string) => path.endsWith('xl/worksheets/sheet1.xml'))]!
+  const sheetXml = Buffer.from(entry.content as Uint8Array).toString()
+  t.match(sheetXml, /<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"\/>/, 'the header row is frozen')
+  t.match(sheetXml, /<row r="1"><c t="inlineStr" s="1"><is><t>id<\/t>/, 'and bold')
+  t.notMatch(sheetXml, /<f>/, 'no formula anywhere')
   const widths = (sheet['!cols'] ?? []).map((col) => col?.width ?? col?.wch)
   t.equal(widths.length, rows[0]!.length, 'every column has a width')
   t.ok(widths[3]! >= 'address'.length && widths[3]! >= newCustomer().address.length, 'wide enough for the longest address')
