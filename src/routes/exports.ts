@@ -53,20 +53,26 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
         : (async () => {
             for await (const text of csvText(columns, counted())) await writeTo(out, text)
           })()
-    work.then(
-      async () => {
-        out.end()
-        await finishExport(app.db, id, count, true)
-        log.info({ rows: count }, 'export sent')
-      },
-      async (error: Error) => {
-        out.destroy()
-        // The response cannot be completed: close its connection too, or it would wait for ever.
-        socket.destroy()
-        await finishExport(app.db, id, count, false)
-        log.warn({ rows: count, reason: error.message }, 'export stopped')
-      },
-    )
+    void work
+      .then(
+        async () => {
+          // Recorded before the last byte goes: a client that has the whole file finds it recorded.
+          await finishExport(app.db, id, count, true)
+          log.info({ rows: count }, 'export sent')
+          out.end()
+        },
+        async (error: Error) => {
+          out.destroy()
+          // The response cannot be completed: close its connection too, or it would wait for ever.
+          socket.destroy()
+          await finishExport(app.db, id, count, false)
+          log.warn({ rows: count, reason: error.message }, 'export stopped')
+        },
+      )
+      .catch((error: Error) => {
+        out.destroy(error)
+        log.error({ err: error }, 'export record could not be updated')
+      })
     return reply
       .type(format === 'xlsx' ? XLSX_TYPE : CSV_TYPE)
       .header('content-disposition', `attachment; filename="${kind}-${fileTime()}.${format}"`)
