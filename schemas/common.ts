@@ -26,9 +26,10 @@ export const Nullable = <T extends TString | TInteger | TNumber>(schema: T) => {
 }
 
 // Text fields refuse what no person types: blank values, control characters (tab and line breaks
-// only where a field may span lines) and broken UTF-16 (lone surrogates, which JSON can carry).
-const ONE_LINE = '^(?!\\s*$)[^\\p{Cc}\\p{Cs}]*$'
-const LINES = '^(?!\\s*$)[^\\p{Cs}\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$'
+// only where a field may span lines), broken UTF-16 (lone surrogates, which JSON can carry) and
+// the non-characters U+FFFE and U+FFFF, which no XML (an export) may hold.
+const ONE_LINE = '^(?!\\s*$)[^\\p{Cc}\\p{Cs}\\uFFFE\\uFFFF]*$'
+const LINES = '^(?!\\s*$)[^\\p{Cs}\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\uFFFE\\uFFFF]*$'
 
 // Years 1900 to 2999: old enough for any purchase on record, and a warranty of 50 years still ends
 // in a four-digit year. The `date` format then checks that the day exists.

@@ -52,7 +52,7 @@ t.test('customers as a workbook: header, typed cells, exact revenue, formula-lik
   t.equal(stored.revenue, 0.35)
   t.match(sheet.J3, { t: 'n', v: 0 })
   t.equal(sheet.K2.t, 'd', 'created is a date cell')
-  t.equal((sheet.K2.v as Date).toISOString(), stored.created)
+  t.ok(Math.abs((sheet.K2.v as Date).getTime() - Date.parse(stored.created)) <= 1, 'the same time (a day fraction holds it to the millisecond)')
   t.equal(sheet.K2.z, 'yyyy-mm-dd hh:mm:ss')
   t.equal(sheet.E2?.v, undefined, 'no phone: an empty cell')
   t.equal(bob.id, 2)
@@ -190,4 +190,31 @@ t.test('a client that goes away stops the export, and the record says so', async
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   t.fail('the export did not stop')
+})
+
+t.test('text no XML may hold, old dates, and formulas behind spaces', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const refused = await api.post('/api/add/customer', newCustomer({ name: 'A\uFFFEb' }))
+  t.equal(refused.status, 400, 'U+FFFE is not text a person types')
+  const time = new Date().toISOString()
+  await app.db
+    .insertInto('customers')
+    .values({
+      name: 'Old\uFFFFrow\u0001', name_key: 'old', email: 'old@example.com', email_key: 'old@example.com',
+      address: ' =1+1', phone: null, optphone: 0, optemail: 0, optchat: 0, status: 'active', created: time, updated: time,
+    })
+    .execute()
+  await app.db
+    .insertInto('products')
+    .values({ name: 'Antique', name_key: 'antique', price_cents: 100, purchased: '1900-01-01', warranty: 0, customerid: null, created: time, updated: time })
+    .execute()
+  const customers = sheetOf((await download(app, '/api/customer/export')).rawPayload).sheet
+  t.equal(customers.B2.v, 'Old\uFFFDrow\uFFFD', 'characters XML cannot hold become U+FFFD; the file stays readable')
+  const products = await download(app, '/api/product/export')
+  const entries = XLSX.CFB.read(products.rawPayload, { type: 'buffer' })
+  const sheet = entries.FileIndex[entries.FullPaths.findIndex((path: string) => path.endsWith('sheet1.xml'))]!
+  t.match(Buffer.from(sheet.content as Uint8Array).toString(), /<c s="2"><v>1<\/v><\/c>/, '1900-01-01 is Excel day 1')
+  const csv = (await download(app, '/api/customer/export', { ...requester, format: 'csv' })).rawPayload.toString()
+  t.match(csv, /,"' =1\+1",/, 'a formula behind spaces is neutralised too')
 })

@@ -3,13 +3,13 @@ import type { Column } from './xlsx.js'
 
 /**
  * A field as RFC 4180 wants it, with formula-like text neutralised as OWASP recommends: text
- * starting with =, +, -, @, a tab or a carriage return gets a leading apostrophe, so that a
- * spreadsheet shows it as text instead of running it.
+ * starting with =, +, -, @, a tab or a carriage return (after spaces, too) gets a leading
+ * apostrophe, so that a spreadsheet shows it as text instead of running it.
  */
 function field(type: Column['type'], value: unknown): string {
   if (value === null || value === undefined) return ''
   let text = String(value)
-  if (type === 'text' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`
+  if (type === 'text' && /^([=+\-@\t\r]|\s+[=+\-@])/.test(text)) text = `'${text}`
   return /[",\r\n]/.test(text) || text !== String(value) ? `"${text.replaceAll('"', '""')}"` : text
 }
 

@@ -7,12 +7,22 @@ export type ColumnType = 'number' | 'money' | 'boolean' | 'date' | 'timestamp' |
 export type Column = { name: string; type: ColumnType; width: number }
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }
-const xml = (text: string) => text.replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!)
+/** Text as XML: escaped, and any character XML 1.0 cannot hold (stored before today's rules) as U+FFFD. */
+const xml = (text: string) =>
+  text
+    .replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!)
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|\p{Cs}/gu, '\uFFFD')
 
 const DAY_MS = 86_400_000
 const EXCEL_EPOCH = Date.UTC(1899, 11, 30)
-/** An ISO date or timestamp (UTC) as an Excel day number, its time of day as the fraction. */
-const excelDay = (iso: string) => (Date.parse(iso.length === 10 ? `${iso}T00:00:00Z` : iso) - EXCEL_EPOCH) / DAY_MS
+/**
+ * An ISO date or timestamp (UTC) as an Excel day number, its time of day as the fraction. Excel
+ * counts a 29 February 1900 that never was: before 1 March 1900 (day 61) its days are one fewer.
+ */
+function excelDay(iso: string) {
+  const day = (Date.parse(iso.length === 10 ? `${iso}T00:00:00Z` : iso) - EXCEL_EPOCH) / DAY_MS
+  return day < 61 ? day - 1 : day
+}
 
 // Styles (cellXfs): 0 plain, 1 bold header, 2 date, 3 date and time, 4 money.
 const STYLE = { header: 1, date: 2, timestamp: 3, money: 4 } as const

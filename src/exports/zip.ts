@@ -23,8 +23,16 @@ type Written = { name: Buffer; crc: number; compressed: number; size: number; of
  * directory. Sizes and CRCs follow each entry in a data descriptor, since they are known only at
  * its end. (No ZIP64: an export stays well under 4 GB.)
  */
+/** The time now as MS-DOS stores it in a ZIP header: [time, date]. */
+function dosTime(now = new Date()): [number, number] {
+  const time = (now.getUTCHours() << 11) | (now.getUTCMinutes() << 5) | (now.getUTCSeconds() >> 1)
+  const date = ((now.getUTCFullYear() - 1980) << 9) | ((now.getUTCMonth() + 1) << 5) | now.getUTCDate()
+  return [time, date]
+}
+
 export class ZipWriter {
   #offset = 0
+  #time = dosTime()
   #entries: Written[] = []
   constructor(private readonly out: Writable) {}
 
@@ -42,6 +50,8 @@ export class ZipWriter {
     header.writeUInt16LE(20, 4)
     header.writeUInt16LE(0x0808, 6) // sizes in a data descriptor; names in UTF-8
     header.writeUInt16LE(8, 8) // deflate
+    header.writeUInt16LE(this.#time[0], 10)
+    header.writeUInt16LE(this.#time[1], 12)
     header.writeUInt16LE(name.length, 26)
     await this.#write(Buffer.concat([header, name]))
 
@@ -90,6 +100,8 @@ export class ZipWriter {
       central.writeUInt16LE(20, 6)
       central.writeUInt16LE(0x0808, 8)
       central.writeUInt16LE(8, 10)
+      central.writeUInt16LE(this.#time[0], 12)
+      central.writeUInt16LE(this.#time[1], 14)
       central.writeUInt32LE(crc, 16)
       central.writeUInt32LE(compressed, 20)
       central.writeUInt32LE(size, 24)

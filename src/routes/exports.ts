@@ -35,10 +35,11 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
     log.info({ requester: { name: query.name, surname: query.surname, email: query.email } }, 'export started')
     const { columns, rows } = await exportSource(app.db, kind)
     let count = 0
+    // A page counts once the writer asks for the next: by then it has been written.
     async function* counted() {
       for await (const page of rows) {
-        count += page.length
         yield page
+        count += page.length
       }
     }
     const out = new PassThrough()
