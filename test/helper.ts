@@ -20,6 +20,18 @@ export async function build(t: Test, config: Partial<Config> = {}): Promise<Test
 
 export type Reply = { status: number; headers: Record<string, unknown>; body: any; text: string }
 
+/** An injected response as the tests read it: JSON bodies parsed, anything else as text. */
+function replyOf(response: { statusCode: number; headers: Record<string, unknown>; body: string }): Reply {
+  const type = String(response.headers['content-type'] ?? '')
+  const text = response.body
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: type.includes('json') && text !== '' ? JSON.parse(text) : text,
+    text,
+  }
+}
+
 type Call = {
   query?: Record<string, string | number | boolean>
   body?: unknown
@@ -42,14 +54,7 @@ export function client(app: App, headers: Record<string, string> = {}) {
       headers: { ...(hasBody && { 'content-type': 'application/json' }), ...headers, ...options.headers },
       ...(hasBody && { payload: options.payload ?? JSON.stringify(options.body) }),
     })
-    const text = response.body
-    const type = String(response.headers['content-type'] ?? '')
-    return {
-      status: response.statusCode,
-      headers: response.headers,
-      body: type.includes('json') && text !== '' ? JSON.parse(text) : text,
-      text,
-    }
+    return replyOf(response)
   }
   return {
     get: (url: string, options?: Call) => call('GET', url, options),
@@ -89,13 +94,7 @@ export async function upload(
     payload,
     headers: { 'content-type': contentType, ...options.headers },
   })
-  const type = String(response.headers['content-type'] ?? '')
-  return {
-    status: response.statusCode,
-    headers: response.headers,
-    body: type.includes('json') ? JSON.parse(response.body) : response.body,
-    text: response.body,
-  }
+  return replyOf(response)
 }
 
 /** A product row straight into the table, for rules that depend on products but not on their endpoints. */
