@@ -1,9 +1,11 @@
 // Test helpers: an app exactly as production builds it, on a fresh in-memory database, and a small client.
 import { PassThrough } from 'node:stream'
+import type { InjectOptions } from 'fastify'
 import type { Test } from 'tap'
 import * as XLSX from 'xlsx'
 import { type App, buildApp } from '../src/app.js'
 import type { Config } from '../src/config.js'
+import { assertDocumented } from './documented.js'
 
 export type TestApp = App & { logs: () => Array<Record<string, unknown>> }
 
@@ -14,8 +16,24 @@ export async function build(t: Test, config: Partial<Config> = {}): Promise<Test
   stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)))
   const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'info', ...config }, logStream: stream })
   t.teardown(() => app.close())
+  checkEveryResponse(app)
   await app.ready()
   return Object.assign(app, { logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) })
+}
+
+/** Makes every injected response fail its test unless the OpenAPI document promises it (test/documented.ts). */
+function checkEveryResponse(app: App) {
+  const inject = app.inject.bind(app)
+  app.inject = (async (options: InjectOptions) => {
+    const response = await inject(options)
+    const { method = 'GET', url = '/' } = options
+    assertDocumented(method, typeof url === 'string' ? url : url.pathname ?? '/', {
+      status: response.statusCode,
+      contentType: response.headers['content-type'] as string | undefined,
+      body: response.body,
+    })
+    return response
+  }) as App['inject']
 }
 
 export type Reply = { status: number; headers: Record<string, unknown>; body: any; text: string }

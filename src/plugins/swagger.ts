@@ -18,6 +18,8 @@ export default fp(
         },
         servers: [{ url: 'http://127.0.0.1:3000', description: 'Local server (npm start)' }],
         tags,
+        // No operation asks for credentials yet: an empty list says so.
+        security: [],
       },
       // An upload's form is read by @fastify/multipart as it streams, not validated as a body; the
       // route states it as `x-form`, and the document shows it as the multipart request body.

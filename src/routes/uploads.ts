@@ -209,7 +209,10 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
           'the first skipped rows; `skipped` counts them all.',
         querystring: UploadReportQuerySchema,
         response: {
-          200: { ...Report, description: 'The report.' },
+          200: {
+            description: 'The report. A client that prefers HTML (a browser following the link) gets it as a page.',
+            content: { 'application/json': { schema: Report }, 'text/html': { schema: HtmlPage } },
+          },
           ...problemResponses({ 404: 'No upload report has this `id`.' }),
         },
       },
