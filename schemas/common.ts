@@ -165,6 +165,12 @@ const problemMeaning = {
 /** An HTML page, for a browser that posted a form. */
 export const HtmlPage = Type.String({ description: 'An HTML page.' })
 
+/** A JSON response: its schema, what it means, and the example the document shows for it. */
+export const jsonResponse = <T extends TSchema>(schema: T, description: string, example: unknown) => ({
+  description,
+  content: { 'application/json': { schema, example } },
+})
+
 const problemResponse = (meaning: string, html: boolean) => ({
   description: meaning,
   content: {

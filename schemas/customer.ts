@@ -1,6 +1,7 @@
 // Customer schemas: the stored row, the record the API returns, and each request's parameters.
 import { Type, type Static } from '@sinclair/typebox'
 import { Id, MultilineText, Nullable, Paging, StringEnum, Text, Timestamp } from './common.js'
+import * as examples from './examples.js'
 
 export const CustomerName = Text({
   maxLength: 200,
@@ -83,16 +84,7 @@ export const CreateCustomerSchema = Type.Object(
   {
     additionalProperties: false,
     description: 'A new customer. Unknown fields are refused.',
-    examples: [
-      {
-        name: 'Ada Lovelace',
-        email: 'ada@example.com',
-        address: '12 St James Square, London',
-        phone: '+44 20 7946 0958',
-        optemail: true,
-        status: 'active',
-      },
-    ],
+    examples: [examples.newCustomer],
   },
 )
 export type CreateCustomer = Static<typeof CreateCustomerSchema>
@@ -102,7 +94,7 @@ export const UpdateCustomerSchema = Type.Object(
   {
     additionalProperties: false,
     description: 'The customer to change, by `id`, and one or more attributes to set. Unknown fields are refused.',
-    examples: [{ id: 1, status: 'inactive', optemail: false }],
+    examples: [examples.customerChange],
   },
 )
 export type UpdateCustomer = Static<typeof UpdateCustomerSchema>

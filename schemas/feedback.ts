@@ -1,6 +1,7 @@
 // Feedback schemas: brand and product feedback, stored rows, records and requests.
 import { type Static, Type } from '@sinclair/typebox'
 import { Id, MultilineText, Nullable, Paging, Text, Timestamp } from './common.js'
+import * as examples from './examples.js'
 
 const Heading = Text({ maxLength: 200, description: 'A short title for the feedback.', examples: ['Great service'] })
 
@@ -47,7 +48,7 @@ export const CreateBrandFeedbackSchema = Type.Object(
   {
     additionalProperties: false,
     description: 'New brand feedback. `nps` is optional. Unknown fields are refused.',
-    examples: [{ customerid: 1, heading: 'Great service', body: 'Quick and friendly.', nps: 9 }],
+    examples: [examples.newBrandFeedback],
   },
 )
 export type CreateBrandFeedback = Static<typeof CreateBrandFeedbackSchema>
@@ -57,7 +58,7 @@ export const CreateProductFeedbackSchema = Type.Object(
   {
     additionalProperties: false,
     description: 'New product feedback. `nps` is optional. Unknown fields are refused.',
-    examples: [{ productid: 1, customerid: 1, heading: 'Loud grinder', body: 'Works well, but noisy.', nps: 7 }],
+    examples: [examples.newProductFeedback],
   },
 )
 export type CreateProductFeedback = Static<typeof CreateProductFeedbackSchema>

@@ -1,6 +1,7 @@
 // Product schemas: the stored row, the record the API returns, and each request's parameters.
 import { type Static, Type } from '@sinclair/typebox'
 import { DateOnly, Id, Money, Nullable, Paging, Text, Timestamp } from './common.js'
+import * as examples from './examples.js'
 
 export const ProductName = Text({
   maxLength: 200,
@@ -57,7 +58,7 @@ export const CreateProductSchema = Type.Object(
   {
     additionalProperties: false,
     description: 'A new product, assigned to a customer. Unknown fields are refused.',
-    examples: [{ name: 'Espresso machine', price: 249.99, purchased: '2024-02-29', customerid: 1, warranty: 2 }],
+    examples: [examples.newProduct],
   },
 )
 export type CreateProduct = Static<typeof CreateProductSchema>
@@ -83,7 +84,7 @@ export const UpdateProductSchema = Type.Object(
     description:
       'The product to change, by `id`, and one or more changes: `warranty` (years), `changeto` (a ' +
       'customer id, or `null` to unassign), `name`, `price`, `purchased`. Unknown fields are refused.',
-    examples: [{ id: 1, warranty: 3, changeto: 2 }],
+    examples: [examples.productChange],
   },
 )
 export type UpdateProduct = Static<typeof UpdateProductSchema>
@@ -104,7 +105,7 @@ export const DeleteProductSchema = Type.Object(
     id: Type.Optional({ ...Id, description: 'Delete this product.' }),
     customerid: Type.Optional({ ...Owner, description: "Delete all of this customer's products." }),
   },
-  { additionalProperties: false, description: 'Give `id` or `customerid`.', examples: [{ id: 1 }] },
+  { additionalProperties: false, description: 'Give `id` or `customerid`.', examples: [examples.productDeletion] },
 )
 export type DeleteProduct = Static<typeof DeleteProductSchema>
 

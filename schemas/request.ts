@@ -1,6 +1,7 @@
 // Customer request (ticket) schemas: the stored row, the record, and each request's parameters.
 import { type Static, Type } from '@sinclair/typebox'
 import { Id, MultilineText, Nullable, Paging, Timestamp } from './common.js'
+import * as examples from './examples.js'
 
 const Request = MultilineText({
   maxLength: 5000,
@@ -35,7 +36,7 @@ export const OpenRequestSchema = Type.Object(
   {
     additionalProperties: false,
     description: 'A new ticket. Unknown fields are refused.',
-    examples: [{ request: 'My espresso machine leaks water.', customerid: 1 }],
+    examples: [examples.newTicket],
   },
 )
 export type OpenRequest = Static<typeof OpenRequestSchema>
@@ -52,7 +53,7 @@ export const CloseRequestSchema = Type.Object(
   {
     additionalProperties: false,
     description: 'The ticket to close and its outcome. Unknown fields are refused.',
-    examples: [{ id: 1, resolved: true, resolution: 'Replaced the gasket under warranty.' }],
+    examples: [examples.ticketClosing],
   },
 )
 export type CloseRequest = Static<typeof CloseRequestSchema>

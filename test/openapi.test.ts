@@ -1,7 +1,10 @@
 // The OpenAPI document: served, committed, and complete for every operation.
+import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { promisify } from 'node:util'
 import t from 'tap'
 import pkg from '../package.json' with { type: 'json' }
+import { undocumented } from './documented.js'
 import { build, client } from './helper.js'
 
 /** Each operation's documented statuses: those it can give, and nothing it cannot. */
@@ -124,5 +127,44 @@ t.test('Swagger UI is served at /docs', async (t) => {
     served.json(),
     { ...app.swagger(), servers: [{ url: 'http://crm.internal:8080', description: 'This server' }] },
     'Swagger UI reads the same document, with this server to try it on',
+  )
+})
+
+t.test('Redocly lint (redocly.yaml: the strict recommended rules and more) finds no error and no warning', async (t) => {
+  const redocly = new URL('../node_modules/.bin/redocly', import.meta.url).pathname
+  const { stdout, stderr } = await promisify(execFile)(redocly, ['lint', 'openapi.json', '--format', 'json'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
+  }).catch((error: { stdout: string; stderr: string }) => error)
+  const report = JSON.parse(stdout) as { totals: Record<string, number>; problems: Array<{ ruleId: string; message: string }> }
+  t.comment(`redocly lint: ${JSON.stringify(report.totals)}; ${stderr.match(/openapi\.json: validated in \d+ms/)?.[0] ?? ''}`)
+  t.same(report.problems.map((p) => `${p.ruleId}: ${p.message}`), [], 'no problems')
+  t.same(report.totals, { errors: 0, warnings: 0, ignored: 0 })
+})
+
+t.test('a response that breaks the document is caught: status, media type, body', async (t) => {
+  const customer = {
+    id: 1, name: 'Ada Lovelace', email: 'ada@example.com', address: '12 St James Square, London', phone: null,
+    optphone: false, optemail: false, optchat: false, status: 'active', revenue: 0,
+    created: '2026-11-29T15:44:42.123Z', updated: '2026-11-29T15:44:42.123Z',
+  }
+  const json = 'application/json; charset=utf-8'
+  const body = JSON.stringify(customer)
+  t.equal(undocumented('GET', '/api/get/customer?id=1', { status: 200, contentType: json, body }), undefined, 'as documented')
+  t.equal(undocumented('GET', '/docs/', { status: 200, contentType: 'text/html', body: '' }), undefined, 'not an operation')
+  t.match(undocumented('GET', '/api/get/customer', { status: 201, contentType: json, body }), /getCustomer .* answered 201, a status its document does not list/)
+  t.match(undocumented('GET', '/api/get/customer', { status: 200, contentType: 'text/plain', body }), /as text\/plain, not application\/json/)
+  t.match(undocumented('GET', '/api/get/customer', { status: 200, contentType: json, body: '{' }), /not JSON/)
+  t.match(
+    undocumented('GET', '/api/get/customer', { status: 200, contentType: json, body: JSON.stringify({ ...customer, revenue: -1 }) }),
+    /does not match its schema/,
+  )
+  t.match(
+    undocumented('POST', '/api/add/customer', { status: 409, contentType: json, body: '{}' }),
+    /as application\/json, not application\/problem\+json/,
+  )
+  t.match(
+    undocumented('POST', '/api/add/customer', { status: 409, contentType: 'application/problem+json', body: '{"status":409}' }),
+    /does not match its schema/,
   )
 })

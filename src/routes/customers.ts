@@ -1,6 +1,6 @@
 // Customer endpoints: add, get (by id or by name), update, delete.
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
-import { DeletedSchema, pageOf, problemResponses } from '../../schemas/common.js'
+import { DeletedSchema, jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
 import {
   CreateCustomerSchema,
   CustomerIdSchema,
@@ -16,6 +16,7 @@ import {
   getCustomer,
   updateCustomer,
 } from '../services/customers.js'
+import * as examples from '../../schemas/examples.js'
 
 export const tag = { name: 'customers', description: 'Customer records: add, look up, change and delete customers.' }
 const tags = [tag.name]
@@ -37,7 +38,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           'already used by another customer, ignoring case.',
         body: CreateCustomerSchema,
         response: {
-          201: { ...Customer, description: 'The created customer.' },
+          201: jsonResponse(Customer, 'The created customer.', examples.customer),
           ...problemResponses({ 409: 'A customer with this e-mail address (in any case) already exists.' }),
         },
       },
@@ -61,6 +62,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Union([Customer, Type.Array(Customer)], {
             description: 'One customer (by `id`) or a list of customers (by `name`).',
+            examples: [examples.customerWithProduct],
           }),
           ...problemResponses({ 404: 'No customer has this `id`.' }),
         },
@@ -87,7 +89,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           'a new `updated` time. At least one attribute is required.',
         body: UpdateCustomerSchema,
         response: {
-          200: { ...Customer, description: 'The updated customer.' },
+          200: jsonResponse(Customer, 'The updated customer.', examples.changedCustomer),
           ...problemResponses({
             404: 'No customer has this `id`.',
             409: 'Another customer already has this e-mail address (in any case).',
@@ -121,7 +123,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           (parameters === 'querystring' ? ' `id` comes in the query string or in a JSON body.' : ''),
         [parameters]: CustomerIdSchema,
         response: {
-          200: { ...Type.Ref(DeletedSchema), description: 'The id of the deleted customer.' },
+          200: jsonResponse(Type.Ref(DeletedSchema), 'The id of the deleted customer.', examples.deleted),
           ...problemResponses({
             404: 'No customer has this `id`.',
             409: 'Products are still assigned to the customer; the detail says how many.',

@@ -8,6 +8,7 @@ import { csvText } from '../exports/csv.js'
 import { writeXlsx } from '../exports/xlsx.js'
 import { writeTo } from '../exports/zip.js'
 import { type ExportKind, exportSource, finishExport, listExports, startExport } from '../services/exports.js'
+import * as examples from '../../schemas/examples.js'
 
 export const tag = {
   name: 'exports',
@@ -125,7 +126,10 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
           'newest first, paged by `limit` and `offset`.',
         querystring: ExportRecordsQuerySchema,
         response: {
-          200: Type.Array(Type.Ref(ExportRecordSchema), { description: 'The export records, newest first.' }),
+          200: Type.Array(Type.Ref(ExportRecordSchema), {
+            description: 'The export records, newest first.',
+            examples: [[examples.exportRecord]],
+          }),
           ...problemResponses(),
         },
       },

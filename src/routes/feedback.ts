@@ -1,6 +1,6 @@
 // Feedback endpoints: brand and product feedback, added and listed by customer.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { pageOf, problemResponses } from '../../schemas/common.js'
+import { jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
 import {
   BrandFeedbackSchema,
   CreateBrandFeedbackSchema,
@@ -14,6 +14,7 @@ import {
   listBrandFeedback,
   listProductFeedback,
 } from '../services/feedback.js'
+import * as examples from '../../schemas/examples.js'
 
 export const tag = {
   name: 'feedback',
@@ -42,7 +43,7 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
           '`customerid`, `heading` and `body` are required; `nps` (0 to 10) is optional. The customer must exist.',
         body: CreateBrandFeedbackSchema,
         response: {
-          201: { ...BrandFeedback, description: 'The recorded feedback.' },
+          201: jsonResponse(BrandFeedback, 'The recorded feedback.', examples.brandFeedback),
           ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
         },
       },
@@ -62,7 +63,7 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
           'customer and the product must both exist; the customer need not own the product now.',
         body: CreateProductFeedbackSchema,
         response: {
-          201: { ...ProductFeedback, description: 'The recorded feedback.' },
+          201: jsonResponse(ProductFeedback, 'The recorded feedback.', examples.productFeedback),
           ...problemResponses({ 404: 'No customer has this `customerid`, or no product this `productid`.' }),
         },
       },
@@ -80,7 +81,10 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
         description: listDescription,
         querystring: FeedbackQuerySchema,
         response: {
-          200: Type.Array(BrandFeedback, { description: "The customer's brand feedback, oldest first." }),
+          200: Type.Array(BrandFeedback, {
+            description: "The customer's brand feedback, oldest first.",
+            examples: [[examples.brandFeedback]],
+          }),
           ...problemResponses({ 404: 'No customer has this `customerid`.' }),
         },
       },
@@ -98,7 +102,10 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
         description: listDescription,
         querystring: FeedbackQuerySchema,
         response: {
-          200: Type.Array(ProductFeedback, { description: "The customer's product feedback, oldest first." }),
+          200: Type.Array(ProductFeedback, {
+            description: "The customer's product feedback, oldest first.",
+            examples: [[examples.productFeedback]],
+          }),
           ...problemResponses({ 404: 'No customer has this `customerid`.' }),
         },
       },

@@ -1,6 +1,6 @@
 // Product endpoints: add, get (by id, name or customer), update (warranty, transfer, name, price), delete.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { DeletedSchema, pageOf, problemResponses } from '../../schemas/common.js'
+import { DeletedSchema, jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
 import {
   CreateProductSchema,
   DeleteProductSchema,
@@ -17,6 +17,7 @@ import {
   getProduct,
   updateProduct,
 } from '../services/products.js'
+import * as examples from '../../schemas/examples.js'
 
 export const tag = {
   name: 'products',
@@ -43,7 +44,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           "customer must exist (404 otherwise). The customer's `revenue` grows by the price.",
         body: CreateProductSchema,
         response: {
-          201: { ...Product, description: 'The created product, with its `expires` date.' },
+          201: jsonResponse(Product, 'The created product, with its `expires` date.', examples.product),
           ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
         },
       },
@@ -67,6 +68,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Union([Product, Type.Array(Product)], {
             description: 'One product (by `id`) or a list of products (by `name` or `customerid`).',
+            examples: [examples.product],
           }),
           ...problemResponses({ 404: 'No product has this `id`, or no customer has this `customerid`.' }),
         },
@@ -95,7 +97,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           'An unknown product or `changeto` customer is a 404 and changes nothing. Returns the whole record.',
         body: UpdateProductSchema,
         response: {
-          200: { ...Product, description: 'The updated product.' },
+          200: jsonResponse(Product, 'The updated product.', examples.changedProduct),
           ...problemResponses({ 404: 'No product has this `id`, or no customer has the `changeto` id.' }),
         },
       },
@@ -118,7 +120,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           '404 when nothing matched. Feedback about a deleted product is kept: its `productid` becomes null.',
         body: DeleteProductSchema,
         response: {
-          200: { ...Type.Ref(DeletedSchema), description: 'The ids of the deleted products.' },
+          200: jsonResponse(Type.Ref(DeletedSchema), 'The ids of the deleted products.', examples.deleted),
           ...problemResponses({
             404: 'No product has this `id`, or no customer has this `customerid`, or the customer has no products.',
           }),

@@ -1,6 +1,6 @@
 // Customer request (ticket) endpoints: open, close, get by id, list by customer.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { pageOf, problemResponses } from '../../schemas/common.js'
+import { jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
 import {
   CloseRequestSchema,
   CustomerRequestSchema,
@@ -9,6 +9,7 @@ import {
 } from '../../schemas/request.js'
 import { oneOf } from '../errors.js'
 import { closeRequest, getRequest, listRequests, openRequest } from '../services/requests.js'
+import * as examples from '../../schemas/examples.js'
 
 export const tag = {
   name: 'tickets',
@@ -30,7 +31,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
         description: '`request` and `customerid` are required; the customer must exist. The ticket opens now.',
         body: OpenRequestSchema,
         response: {
-          201: { ...Ticket, description: 'The opened ticket.' },
+          201: jsonResponse(Ticket, 'The opened ticket.', examples.openTicket),
           ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
         },
       },
@@ -51,7 +52,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
           'is a 409 and changes nothing.',
         body: CloseRequestSchema,
         response: {
-          200: { ...Ticket, description: 'The closed ticket.' },
+          200: jsonResponse(Ticket, 'The closed ticket.', examples.closedTicket),
           ...problemResponses({
             404: 'No ticket has this `id`.',
             409: 'The ticket is already closed; the detail says when.',
@@ -77,6 +78,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Union([Ticket, Type.Array(Ticket)], {
             description: 'One ticket (by `id`) or a list of tickets (by `customerid`).',
+            examples: [examples.closedTicket],
           }),
           ...problemResponses({ 404: 'No ticket has this `id`, or no customer has this `customerid`.' }),
         },

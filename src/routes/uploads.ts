@@ -27,6 +27,7 @@ import { sheetRows } from '../imports/sheets.js'
 import type { Mode } from '../imports/store.js'
 import { importRows } from '../imports/run.js'
 import { getReport } from '../services/uploads.js'
+import * as examples from '../../schemas/examples.js'
 
 export const tag = {
   name: 'uploads',
@@ -44,7 +45,10 @@ function sendReport(request: FastifyRequest, reply: FastifyReply, report: Upload
 const uploadResponses = {
   201: {
     description: 'The report: what was stored and what was skipped, and why. A client that prefers HTML gets it as a page.',
-    content: { 'application/json': { schema: Report }, 'text/html': { schema: HtmlPage } },
+    content: {
+      'application/json': { schema: Report, example: examples.uploadReport },
+      'text/html': { schema: HtmlPage },
+    },
   },
   ...problemResponses(
     {
@@ -211,7 +215,10 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
         response: {
           200: {
             description: 'The report. A client that prefers HTML (a browser following the link) gets it as a page.',
-            content: { 'application/json': { schema: Report }, 'text/html': { schema: HtmlPage } },
+            content: {
+              'application/json': { schema: Report, example: examples.uploadReport },
+              'text/html': { schema: HtmlPage },
+            },
           },
           ...problemResponses({ 404: 'No upload report has this `id`.' }),
         },
