@@ -27,9 +27,13 @@ export const Nullable = <T extends TString | TInteger | TNumber>(schema: T) => {
 
 // Text fields refuse what no person types: blank values, control characters (tab and line breaks
 // only where a field may span lines), broken UTF-16 (lone surrogates, which JSON can carry) and
-// the non-characters U+FFFE and U+FFFF, which no XML (an export) may hold.
-const ONE_LINE = '^(?!\\s*$)[^\\p{Cc}\\p{Cs}\\uFFFE\\uFFFF]*$'
-const LINES = '^(?!\\s*$)[^\\p{Cs}\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\uFFFE\\uFFFF]*$'
+// the non-characters U+FFFE and U+FFFF, which no XML (an export) may hold. The patterns mean the
+// same with and without the regular expression `u` flag: the server's validator uses it, Swagger
+// UI's form checks do not (there a surrogate pair is two units, matched by the second branch).
+const textPattern = (controls: string) =>
+  `^(?!\\s*$)(?:[^${controls}\\uD800-\\uDFFF\\uFFFE\\uFFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$`
+const ONE_LINE = textPattern('\\x00-\\x1F\\x7F-\\x9F')
+const LINES = textPattern('\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F')
 
 // Years 1900 to 2999: old enough for any purchase on record, and a warranty of 50 years still ends
 // in a four-digit year. The `date` format then checks that the day exists.
@@ -51,6 +55,13 @@ export const formatMessages: Record<string, string> = {
 /** A calendar date, `YYYY-MM-DD`; the day must exist (29 February only in leap years). */
 export const DateOnly = (options: SchemaOptions = {}) =>
   Type.String({ format: 'date', pattern: DATE_YEARS, ...options })
+
+/**
+ * A lookup parameter that is an alternative to another (a `name` instead of an `id`): without an
+ * example, since tools that fill in every example (Swagger UI's "Try it out", Postman) would otherwise
+ * send two lookups that exclude each other.
+ */
+export const Alternative = <T extends TSchema>({ examples: _examples, ...schema }: T): T => schema as T
 
 /** One line of text: a name, a phone number, a heading. */
 export const Text = (options: SchemaOptions & { maxLength: number }) =>

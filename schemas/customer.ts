@@ -1,6 +1,6 @@
 // Customer schemas: the stored row, the record the API returns, and each request's parameters.
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, MultilineText, Nullable, Paging, StringEnum, Text, Timestamp } from './common.js'
+import { Alternative, Id, MultilineText, Nullable, Paging, StringEnum, Text, Timestamp } from './common.js'
 import * as examples from './examples.js'
 
 export const CustomerName = Text({
@@ -102,7 +102,7 @@ export type UpdateCustomer = Static<typeof UpdateCustomerSchema>
 export const CustomerQuerySchema = Type.Object(
   {
     id: Type.Optional(Id),
-    name: Type.Optional(CustomerName),
+    name: Type.Optional(Alternative(CustomerName)),
     ...Paging,
   },
   { additionalProperties: false },

@@ -1,6 +1,6 @@
 // Product schemas: the stored row, the record the API returns, and each request's parameters.
 import { type Static, Type } from '@sinclair/typebox'
-import { DateOnly, Id, Money, Nullable, Paging, Text, Timestamp } from './common.js'
+import { Alternative, DateOnly, Id, Money, Nullable, Paging, Text, Timestamp } from './common.js'
 import * as examples from './examples.js'
 
 export const ProductName = Text({
@@ -92,8 +92,8 @@ export type UpdateProduct = Static<typeof UpdateProductSchema>
 export const ProductQuerySchema = Type.Object(
   {
     id: Type.Optional(Id),
-    name: Type.Optional(ProductName),
-    customerid: Type.Optional({ ...Owner, description: "List this customer's products." }),
+    name: Type.Optional(Alternative(ProductName)),
+    customerid: Type.Optional(Alternative({ ...Owner, description: "List this customer's products." })),
     ...Paging,
   },
   { additionalProperties: false },

@@ -1,6 +1,6 @@
 // Customer request (ticket) schemas: the stored row, the record, and each request's parameters.
 import { type Static, Type } from '@sinclair/typebox'
-import { Id, MultilineText, Nullable, Paging, Timestamp } from './common.js'
+import { Alternative, Id, MultilineText, Nullable, Paging, Timestamp } from './common.js'
 import * as examples from './examples.js'
 
 const Request = MultilineText({
@@ -61,7 +61,7 @@ export type CloseRequest = Static<typeof CloseRequestSchema>
 export const RequestQuerySchema = Type.Object(
   {
     id: Type.Optional({ ...Id, description: 'Get this ticket.' }),
-    customerid: Type.Optional({ ...Id, description: "List this customer's tickets." }),
+    customerid: Type.Optional(Alternative({ ...Id, description: "List this customer's tickets." })),
     ...Paging,
   },
   { additionalProperties: false },

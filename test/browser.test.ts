@@ -2,44 +2,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t, { type Test } from 'tap'
-import { type App, buildApp } from '../src/app.js'
-
-/** How long any single browser wait may take. */
-const WAIT = 5_000
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
+import { openBrowser, startApp, WAIT } from './browser.js'
 
 t.setTimeout(50_000)
-
-/** The real app on a fresh in-memory database, listening on a free local port; closed when `t` ends. */
-async function startApp(t: Test): Promise<{ app: App; base: string }> {
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' } })
-  t.teardown(() => app.close())
-  const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, base: address }
-}
-
-/** Headless Chromium with a fresh context and page; all closed when `t` ends. A launch failure fails the test. */
-async function openBrowser(t: Test): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 })
-  t.teardown(() => browser.close())
-  const context = await browser.newContext()
-  t.teardown(() => context.close())
-  context.setDefaultTimeout(WAIT)
-  context.setDefaultNavigationTimeout(WAIT)
-  const page = await context.newPage()
-  return { browser, context, page }
-}
 
 /** A temporary folder for the files the browser uploads; removed when `t` ends. */
 async function tempFolder(t: Test): Promise<string> {

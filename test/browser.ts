@@ -1,0 +1,38 @@
+// Headless Chromium (Debian's, driven by playwright-core) and the real app listening on a port, for the browser tests.
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Test } from 'tap'
+import { type App, buildApp } from '../src/app.js'
+
+/** How long any single browser wait may take. */
+export const WAIT = 5_000
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+
+/** The real app on a fresh in-memory database, listening on a free local port; closed when `t` ends. */
+export async function startApp(t: Test): Promise<{ app: App; base: string }> {
+  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' } })
+  t.teardown(() => app.close())
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, base: address }
+}
+
+/** Headless Chromium with a fresh context and page; all closed when `t` ends. A launch failure fails the test. */
+export async function openBrowser(t: Test): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 })
+  t.teardown(() => browser.close())
+  const context = await browser.newContext()
+  t.teardown(() => context.close())
+  context.setDefaultTimeout(WAIT)
+  context.setDefaultNavigationTimeout(WAIT)
+  const page = await context.newPage()
+  return { browser, context, page }
+}
+

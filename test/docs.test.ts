@@ -1,0 +1,71 @@
+// Swagger UI at /docs in a real browser (headless Chromium): every operation listed under its tag, and
+// "Try it out" on getCustomer fetching a stored customer through the query string.
+import t from 'tap'
+import document from '../openapi.json' with { type: 'json' }
+import { openBrowser, startApp } from './browser.js'
+import { assertDocumented } from './documented.js'
+import { newCustomer } from './helper.js'
+
+t.setTimeout(50_000)
+
+t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on a stored customer', async (t) => {
+  const { app, base } = await startApp(t)
+  const created = await app.inject({ method: 'POST', url: '/api/add/customer', payload: newCustomer() })
+  t.equal(created.statusCode, 201, 'a customer to look up')
+  const id = created.json<{ id: number }>().id
+  const { page } = await openBrowser(t)
+
+  const home = await page.goto(base + '/docs')
+  t.equal(home?.status(), 200, 'Swagger UI loads')
+  await page.locator('.opblock-tag-section').first().waitFor()
+
+  // Each tag is a section holding exactly the operations that carry it.
+  const sections = await page.locator('.opblock-tag-section h3').evaluateAll((h3s) => h3s.map((h3) => h3.getAttribute('data-tag')))
+  t.same(sections, document.tags.map((tag) => tag.name), 'one section per tag, in the order of the document')
+  for (const tag of document.tags) {
+    const expected = Object.values(document.paths)
+      .flatMap((methods) => Object.values(methods as Record<string, { operationId: string; tags: string[] }>))
+      .filter((operation) => operation.tags.includes(tag.name))
+      .map((operation) => `operations-${tag.name}-${operation.operationId}`)
+    const listed = await page.locator(`.opblock-tag-section:has(h3[data-tag="${tag.name}"]) .opblock`).evaluateAll(
+      (blocks) => blocks.map((block) => block.id),
+    )
+    t.same(listed.sort(), expected.sort(), `${tag.name}: its operations`)
+  }
+
+  // Open getCustomer, try it out with the id, execute.
+  const operation = page.locator('#operations-customers-getCustomer')
+  await operation.locator('.opblock-summary-control').click()
+  await operation.getByRole('button', { name: 'Try it out' }).click()
+  await operation.locator('tr[data-param-name="id"] input').fill(String(id))
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/get/customer'),
+    operation.getByRole('button', { name: 'Execute' }).click(),
+  ])
+  t.equal(new URL(response.url()).searchParams.get('id'), String(id), 'the id goes in the query string')
+  t.notOk(new URL(response.url()).searchParams.has('name'), 'and no name beside it')
+  const body = await response.text()
+  assertDocumented('GET', response.url(), { status: response.status(), contentType: response.headers()['content-type'], body })
+  t.equal(response.status(), 200)
+  t.match(JSON.parse(body), { id, name: 'Ada Lovelace', email: 'ada@example.com' })
+
+  // The page shows the answer: the status and the record.
+  const live = operation.locator('.live-responses-table')
+  const row = live.locator('tr.response')
+  await row.waitFor()
+  t.equal((await row.locator('.response-col_status').textContent())?.trim(), '200', 'the page shows 200')
+  const shown = await row.locator('.response-col_description .microlight').first().textContent()
+  t.match(JSON.parse(shown ?? '{}'), { id, name: 'Ada Lovelace', email: 'ada@example.com', status: 'active' }, 'and the record')
+  t.match(await operation.locator('.request-url').textContent(), `/api/get/customer?id=${id}`, 'and the URL it called')
+
+  // By name instead: the form's own pattern check (without the `u` flag) lets a real name through.
+  await operation.locator('tr[data-param-name="id"] input').fill('')
+  await operation.locator('tr[data-param-name="name"] input').fill('ada lovelace')
+  const [byName] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/api/get/customer'),
+    operation.getByRole('button', { name: 'Execute' }).click(),
+  ])
+  t.equal(new URL(byName.url()).searchParams.get('name'), 'ada lovelace', 'the name goes in the query string')
+  t.equal(byName.status(), 200)
+  t.match(await byName.json(), [{ id, name: 'Ada Lovelace' }], 'the list of customers with that name')
+})
