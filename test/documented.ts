@@ -64,3 +64,12 @@ export function assertDocumented(...args: Parameters<typeof undocumented>) {
   const problem = undocumented(...args)
   if (problem) throw new Error(`Response not as documented: ${problem}`)
 }
+
+/** `fetch` for tests that talk to a listening server: the answer, read as text, must keep to the document. */
+export async function documentedFetch(url: string, init: RequestInit = {}) {
+  const response = await fetch(url, init)
+  const text = await response.text()
+  const contentType = response.headers.get('content-type') ?? undefined
+  assertDocumented(init.method ?? 'GET', url, { status: response.status, contentType, body: text })
+  return { status: response.status, headers: response.headers, text }
+}

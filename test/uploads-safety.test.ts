@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import * as XLSX from 'xlsx'
 import { SPREADSHEET_LIMITS } from '../src/imports/read.js'
+import { documentedFetch } from './documented.js'
 import { build, client, excelDate, formData, type TestApp, upload, workbook } from './helper.js'
 
 const PROBLEM = /^application\/problem\+json/
@@ -228,10 +229,10 @@ t.test('a refused file is read to its end first, so the connection stays usable'
   const { port } = app.server.address() as { port: number }
   const form = new FormData()
   form.append('file', new Blob([Buffer.alloc(5 * 1024 * 1024, 'x')]), 'big.pdf')
-  const refused = await fetch(`http://127.0.0.1:${port}/upload/customers`, { method: 'POST', body: form })
+  const refused = await documentedFetch(`http://127.0.0.1:${port}/upload/customers`, { method: 'POST', body: form })
   t.equal(refused.status, 415)
   const started = Date.now()
-  const next = await fetch(`http://127.0.0.1:${port}/upload/report?id=1`)
+  const next = await documentedFetch(`http://127.0.0.1:${port}/upload/report?id=1`)
   t.equal(next.status, 404)
   t.ok(Date.now() - started < 2000, 'the next request on the connection is answered at once')
 })
