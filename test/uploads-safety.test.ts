@@ -172,6 +172,10 @@ t.test('an upload that is not a multipart form, or holds no file', async (t) => 
   })
   t.equal(noFile.statusCode, 400)
   t.same(noFile.json().errors, [{ field: '(body)', message: 'must hold a file' }])
+  // A form submitted without choosing a file: the file part is there, with no name and no content.
+  const noneChosen = await upload(app, '/upload/customers', { filename: '', content: '' })
+  t.equal(noneChosen.status, 400)
+  t.same(noneChosen.body.errors, [{ field: '(body)', message: 'must hold a file: none was chosen' }])
   await nothingStored(t, app)
 })
 

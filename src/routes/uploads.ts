@@ -139,6 +139,8 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
           `"${filename}" is larger than the ${config.UPLOAD_MAX_BYTES} bytes an upload may be (UPLOAD_MAX_BYTES).`,
         )
       }
+      // A form sent without choosing a file still has the file part, with no name and no content.
+      if (filename === '' && stream.bytesRead === 0) throw invalid('(body)', 'must hold a file: none was chosen')
       const format = formatOf(filename)
       const mode = queryMode ?? modeField(file, kind)
       await checkContent(path, filename, format)
