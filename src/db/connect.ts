@@ -14,6 +14,9 @@ import {
 } from 'kysely'
 import type { Database } from '../../schemas/database.js'
 
+/** How long a connection waits for another's lock before failing (the backup's connection too). */
+export const BUSY_TIMEOUT_MS = 5000
+
 export type Db = Kysely<Database>
 
 /** Where the data lives: a SQLite file, or an in-memory SQLite database (`:memory:`). */
@@ -64,7 +67,7 @@ export function openSqlite(filename: string): SQLite.Database {
   // FULL: a write the API has acknowledged survives a power cut, not only a crash of the process.
   sqlite.pragma('synchronous = FULL')
   sqlite.pragma('foreign_keys = ON')
-  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
   return sqlite
 }
 
