@@ -140,8 +140,9 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
         )
       }
       // A form sent without choosing a file still has the file part, with no name and no content.
-      if (filename === '' && stream.bytesRead === 0) throw invalid('(body)', 'must hold a file: none was chosen')
-      const format = formatOf(filename)
+      // (A part with `filename=""` has no name at all, as the multipart parser reads it.)
+      if (!filename && stream.bytesRead === 0) throw invalid('(body)', 'must hold a file: none was chosen')
+      const format = formatOf(filename ?? '')
       const mode = queryMode ?? modeField(file, kind)
       await checkContent(path, filename, format)
       const rows =
@@ -158,7 +159,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
   app.post(
     '/upload/customers',
     {
-      config: { html: true },
+      config: { html: true, role: 'editor' },
       schema: {
         operationId: 'uploadCustomers',
         tags,
@@ -183,7 +184,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
   app.post(
     '/upload/products',
     {
-      config: { html: true },
+      config: { html: true, role: 'editor' },
       schema: {
         operationId: 'uploadProducts',
         tags,
@@ -206,6 +207,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
   app.get(
     '/upload/report',
     {
+      config: { role: 'reader' },
       schema: {
         operationId: 'getUploadReport',
         tags,
