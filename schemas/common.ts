@@ -151,6 +151,12 @@ export const ProblemSchema = Type.Object(
     errors: Type.Optional(
       Type.Array(Type.Ref(FieldErrorSchema), { description: 'Each invalid field (validation failures only).' }),
     ),
+    instance: Type.Optional(
+      Type.String({
+        description: 'This occurrence: `urn:request:` and the request id, as in `X-Request-Id` and the logs.',
+        examples: ['urn:request:0b7e3c1e-8d0f-4a3b-9f41-2f6d3c8a9e10'],
+      }),
+    ),
   },
   {
     $id: 'Problem',
@@ -169,9 +175,13 @@ export const sharedSchemas: TSchema[] = [FieldErrorSchema, ProblemSchema, Delete
 
 const problemMeaning = {
   400: 'Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field.',
+  401: 'No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one.',
+  403: "The key's role is not enough for this operation.",
+  429: 'Too many requests from this key (or address) this minute; `Retry-After` says when to try again.',
   413: 'The request body is larger than the server accepts.',
   415: 'The request body is not JSON.',
   500: 'Something failed on the server; it is logged with the request id.',
+  503: 'The server is too busy (its event loop is saturated); `Retry-After` says when to try again.',
 } as const
 /** An HTML page, for a browser that posted a form. */
 export const HtmlPage = Type.String({ description: 'An HTML page.' })
@@ -195,7 +205,10 @@ const problemResponse = (meaning: string, html: boolean) => ({
  * ones it names, each with what it means for that route (overriding the general words). A route
  * posted by browser forms (`html`) answers them as pages too.
  */
-export function problemResponses(extra: Partial<Record<404 | 409 | 413 | 415, string>> = {}, { html = false } = {}) {
+export function problemResponses(
+  extra: Partial<Record<403 | 404 | 409 | 413 | 415, string>> = {},
+  { html = false } = {},
+) {
   const responses: Record<number, ReturnType<typeof problemResponse>> = {}
   const meanings: Record<number, string | undefined> = { ...problemMeaning, ...extra }
   for (const [status, meaning] of Object.entries(meanings)) {

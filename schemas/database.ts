@@ -7,6 +7,7 @@ import type { FeedbackRowSchema, ProductFeedbackRowSchema } from './feedback.js'
 import type { ProductRowSchema } from './product.js'
 import type { UploadReportRowSchema } from './upload.js'
 import type { ExportRecordRowSchema } from './export.js'
+import type { ApiKeyRowSchema } from './key.js'
 
 /** A table's columns from its row schema; the `id` the database assigns is `Generated`. */
 type Table<S extends TObject> = { [K in keyof Static<S>]: K extends 'id' ? Generated<Static<S>[K]> : Static<S>[K] }
@@ -19,6 +20,7 @@ export interface Database {
   customer_requests: Table<typeof CustomerRequestRowSchema>
   upload_reports: Table<typeof UploadReportRowSchema>
   export_records: Table<typeof ExportRecordRowSchema>
+  api_keys: Table<typeof ApiKeyRowSchema>
 }
 
 export type CustomerRow = Selectable<Database['customers']>

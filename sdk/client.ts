@@ -21,7 +21,10 @@ export type FieldError = Schemas['FieldError']
 
 export type CrmClient = Client<paths>
 
-/** A client for the CRM API at `baseUrl` (such as `http://127.0.0.1:3000`); `options` go to openapi-fetch. */
-export function createCrmClient(baseUrl: string, options: Omit<ClientOptions, 'baseUrl'> = {}): CrmClient {
-  return createClient<paths>({ ...options, baseUrl })
+/**
+ * A client for the CRM API at `baseUrl` (such as `http://127.0.0.1:3000`) that sends `key` as
+ * `Authorization: Bearer`; `options` go to openapi-fetch.
+ */
+export function createCrmClient(baseUrl: string, key: string, options: Omit<ClientOptions, 'baseUrl'> = {}): CrmClient {
+  return createClient<paths>({ ...options, baseUrl, headers: { ...options.headers, authorization: `Bearer ${key}` } })
 }

@@ -1,5 +1,6 @@
 // An example program on the generated client: the CRM API's main flows, as an integrator writes them.
-// Run it against a server: `npx tsx sdk/example.ts http://127.0.0.1:3000`; any unexpected answer fails it.
+// Run it against a server: `CRM_API_KEY=<key> npx tsx sdk/example.ts http://127.0.0.1:3000`; any unexpected
+// answer fails it.
 import { pathToFileURL } from 'node:url'
 import { type Customer, type CustomerRequest, type Problem, type Product, createCrmClient } from './client.js'
 
@@ -68,10 +69,10 @@ function check(condition: boolean, message: string): void {
 }
 
 /** Runs the main flows against the CRM API at `baseUrl` and reports what they saw; throws at the first surprise. */
-export async function runFlows(baseUrl: string, options: FlowOptions = {}): Promise<FlowReport> {
+export async function runFlows(baseUrl: string, key: string, options: FlowOptions = {}): Promise<FlowReport> {
   const log = options.log ?? (() => {})
   const tag = options.tag ?? Date.now().toString(36)
-  const crm = createCrmClient(baseUrl)
+  const crm = createCrmClient(baseUrl, key)
 
   const customer = expectData(
     await crm.POST('/api/add/customer', {
@@ -196,11 +197,14 @@ function describeFailure(failure: unknown): string {
   return failure.cause instanceof Error ? `${failure.message} (${failure.cause.message})` : failure.message
 }
 
-/** Runs the flows against the server named on the command line, printing each step; exit code 1 when one fails. */
+/**
+ * Runs the flows against the server named on the command line with the key in `CRM_API_KEY`,
+ * printing each step; exit code 1 when one fails.
+ */
 async function main(baseUrl = 'http://127.0.0.1:3000'): Promise<void> {
   console.log(`Running the CRM flows against ${baseUrl}`)
   try {
-    await runFlows(baseUrl, { log: (line) => console.log(`  ${line}`) })
+    await runFlows(baseUrl, process.env.CRM_API_KEY ?? '', { log: (line) => console.log(`  ${line}`) })
     console.log('Every flow answered as expected.')
   } catch (failure) {
     console.error(`Failed: ${describeFailure(failure)}`)

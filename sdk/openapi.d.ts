@@ -16,6 +16,8 @@ export interface paths {
         /**
          * Add a customer
          * @description Creates a customer. `name`, `email`, `address` and `status` are required; `phone` and the three consent flags are optional (flags default to false). The e-mail address must be valid and not already used by another customer, ignoring case.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["addCustomer"];
         delete?: never;
@@ -34,6 +36,8 @@ export interface paths {
         /**
          * Get a customer by id, or the customers with a name
          * @description With `id`: that customer (404 if there is none). With `name`: the list of customers with that name, ignoring case, in id order and paged by `limit` and `offset` (an empty list when none match). Give one of `id` and `name`. Parameters come in the query string or, as older clients send them, in a JSON body.
+         *
+         *     Needs an API key with the **reader** role or higher.
          */
         get: operations["getCustomer"];
         put?: never;
@@ -56,6 +60,8 @@ export interface paths {
         /**
          * Change a customer
          * @description Sets every attribute given (`name`, `email`, `address`, `phone`, `status`, `optphone`, `optemail`, `optchat`) on the customer with `id`, together, and returns the whole record with a new `updated` time. At least one attribute is required.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["updateCustomer"];
         delete?: never;
@@ -74,17 +80,23 @@ export interface paths {
         /**
          * Delete a customer (GET)
          * @description Deletes the customer with `id`, together with their feedback and tickets. Refused with 409 while products are assigned to the customer: unassign or delete those first. `id` comes in the query string or in a JSON body.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         get: operations["deleteCustomerViaGet"];
         put?: never;
         /**
          * Delete a customer (POST)
          * @description Deletes the customer with `id`, together with their feedback and tickets. Refused with 409 while products are assigned to the customer: unassign or delete those first.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["deleteCustomerViaPost"];
         /**
          * Delete a customer (DELETE)
          * @description Deletes the customer with `id`, together with their feedback and tickets. Refused with 409 while products are assigned to the customer: unassign or delete those first. `id` comes in the query string or in a JSON body.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         delete: operations["deleteCustomer"];
         options?: never;
@@ -104,6 +116,8 @@ export interface paths {
         /**
          * Add a product to a customer
          * @description Creates a product owned by `customerid`. `name`, `price` (at most two decimals, not negative), `purchased` (`YYYY-MM-DD`), `warranty` (0 to 50 whole years) and `customerid` are required; the customer must exist (404 otherwise). The customer's `revenue` grows by the price.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["addProduct"];
         delete?: never;
@@ -122,6 +136,8 @@ export interface paths {
         /**
          * Get a product by id, or the products with a name or of a customer
          * @description Give exactly one of: `id` for that product (404 if there is none); `name` for the products with that name, ignoring case; `customerid` for that customer's products (404 if there is no such customer). Lists are in id order, paged by `limit` and `offset`, and empty when nothing matches. Parameters come in the query string or in a JSON body.
+         *
+         *     Needs an API key with the **reader** role or higher.
          */
         get: operations["getProduct"];
         put?: never;
@@ -144,6 +160,8 @@ export interface paths {
         /**
          * Change a product: warranty, owner, name, price or purchase date
          * @description Applies every change given to the product with `id`, together: `warranty` sets the term in years (`expires` follows), `changeto` transfers the product to another customer or, with `null`, unassigns it; `name`, `price` and `purchased` may change too. At least one change is required. An unknown product or `changeto` customer is a 404 and changes nothing. Returns the whole record.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["updateProduct"];
         delete?: never;
@@ -164,6 +182,8 @@ export interface paths {
         /**
          * Delete a product, or all of a customer's products
          * @description Give `id` to delete that product, or `customerid` to delete all of that customer's products. 404 when nothing matched. Feedback about a deleted product is kept: its `productid` becomes null.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["deleteProduct"];
         delete?: never;
@@ -184,6 +204,8 @@ export interface paths {
         /**
          * Record brand feedback from a customer
          * @description `customerid`, `heading` and `body` are required; `nps` (0 to 10) is optional. The customer must exist.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["addBrandFeedback"];
         delete?: never;
@@ -204,6 +226,8 @@ export interface paths {
         /**
          * Record product feedback from a customer
          * @description `productid`, `customerid`, `heading` and `body` are required; `nps` (0 to 10) is optional. The customer and the product must both exist; the customer need not own the product now.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["addProductFeedback"];
         delete?: never;
@@ -222,6 +246,8 @@ export interface paths {
         /**
          * List a customer's brand feedback
          * @description The customer's feedback in the order it was given, oldest first, paged by `limit` and `offset`: an empty list when there is none, 404 when there is no such customer. Parameters come in the query string or in a JSON body.
+         *
+         *     Needs an API key with the **reader** role or higher.
          */
         get: operations["getBrandFeedback"];
         put?: never;
@@ -242,6 +268,8 @@ export interface paths {
         /**
          * List a customer's product feedback
          * @description The customer's feedback in the order it was given, oldest first, paged by `limit` and `offset`: an empty list when there is none, 404 when there is no such customer. Parameters come in the query string or in a JSON body.
+         *
+         *     Needs an API key with the **reader** role or higher.
          */
         get: operations["getProductFeedback"];
         put?: never;
@@ -264,6 +292,8 @@ export interface paths {
         /**
          * Open a ticket for a customer
          * @description `request` and `customerid` are required; the customer must exist. The ticket opens now.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["openTicket"];
         delete?: never;
@@ -284,6 +314,8 @@ export interface paths {
         /**
          * Close a ticket with its outcome
          * @description `id`, `resolved` (true or false, also as the strings "true" and "false") and `resolution` are required. Closing stores the outcome and the closing time. A ticket closes once: closing it again is a 409 and changes nothing.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["closeTicket"];
         delete?: never;
@@ -302,6 +334,8 @@ export interface paths {
         /**
          * Get a ticket by id, or a customer's tickets
          * @description Give `id` for that ticket (404 if there is none) or `customerid` for that customer's tickets, oldest first, paged by `limit` and `offset` (404 if there is no such customer, an empty list if they have none). Parameters come in the query string or in a JSON body.
+         *
+         *     Needs an API key with the **reader** role or higher.
          */
         get: operations["getTicket"];
         put?: never;
@@ -324,6 +358,8 @@ export interface paths {
         /**
          * Upload a customer list
          * @description Columns, in this order: Name, Email, Address, Phone, OptEmail, OptPhone, OptChat, Status (e-mail before phone, unlike the JSON API). Name and Email are required, and each row must make a valid customer by the same rules as addCustomer (so Address is required too, except in a row that updates a stored customer). Status defaults to active; the opt columns read true/false/yes/no/y/n/1/0 in any case, or a real Excel boolean, and default to false. A row whose e-mail address (in any case) is earlier in the file is skipped; one already stored is skipped too, or with `mode=upsert` (in the query string or as a form field) updates that customer with the cells the row gives. A row that cannot be stored is skipped and reported with its row number and the reason; the other rows are stored, all in one transaction. Blank rows are ignored. XLS and XLSX files may start with a header row; CSV and TXT files (UTF-8, commas, quotes as in RFC 4180) have none. A browser form post gets the report as a page.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["uploadCustomers"];
         delete?: never;
@@ -344,6 +380,8 @@ export interface paths {
         /**
          * Upload a product list
          * @description Columns, in this order: Name, Price, Purchased, Warranty, and optionally CustomerId. Name and Price are required, and each row must make a valid product by the same rules as addProduct. Purchased (an Excel date or YYYY-MM-DD text) defaults to today, Warranty to 2 years, and no CustomerId leaves the product unassigned; a CustomerId that is not a stored customer skips the row. A row that cannot be stored is skipped and reported with its row number and the reason; the other rows are stored, all in one transaction. Blank rows are ignored. XLS and XLSX files may start with a header row; CSV and TXT files (UTF-8, commas, quotes as in RFC 4180) have none. A browser form post gets the report as a page.
+         *
+         *     Needs an API key with the **editor** role or higher.
          */
         post: operations["uploadProducts"];
         delete?: never;
@@ -362,6 +400,8 @@ export interface paths {
         /**
          * Get the report of an upload again
          * @description The report an upload answered with, by its `id` (in the query string or a JSON body). Its `errors` list the first skipped rows; `skipped` counts them all.
+         *
+         *     Needs an API key with the **reader** role or higher.
          */
         get: operations["getUploadReport"];
         put?: never;
@@ -382,6 +422,8 @@ export interface paths {
         /**
          * Download every customer as an Excel workbook
          * @description Every customer record, in id order, as an .xlsx download (or CSV with `format=csv`): row 1 holds the field names as the JSON API spells them; numbers, booleans, dates and times are typed cells; text that looks like a formula stays text. `name`, `surname` and `email` of the person asking are required (query string or JSON body): every export is recorded with them, and logged. The file is streamed, for tables of any size.
+         *
+         *     Needs an API key with the **admin** role.
          */
         get: operations["exportCustomers"];
         put?: never;
@@ -402,6 +444,8 @@ export interface paths {
         /**
          * Download every product as an Excel workbook
          * @description Every product record, in id order, as an .xlsx download (or CSV with `format=csv`): row 1 holds the field names as the JSON API spells them; numbers, booleans, dates and times are typed cells; text that looks like a formula stays text. `name`, `surname` and `email` of the person asking are required (query string or JSON body): every export is recorded with them, and logged. The file is streamed, for tables of any size.
+         *
+         *     Needs an API key with the **admin** role.
          */
         get: operations["exportProducts"];
         put?: never;
@@ -422,6 +466,8 @@ export interface paths {
         /**
          * List the export records, newest first
          * @description Who exported which data, when, in what format, how many rows, and whether the download finished; newest first, paged by `limit` and `offset`.
+         *
+         *     Needs an API key with the **admin** role.
          */
         get: operations["listExportRecords"];
         put?: never;
@@ -473,6 +519,11 @@ export interface components {
             detail: string;
             /** @description Each invalid field (validation failures only). */
             errors?: components["schemas"]["FieldError"][];
+            /**
+             * @description This occurrence: `urn:request:` and the request id, as in `X-Request-Id` and the logs.
+             * @example urn:request:0b7e3c1e-8d0f-4a3b-9f41-2f6d3c8a9e10
+             */
+            instance?: string;
         };
         /** @description What a delete removed. */
         Deleted: {
@@ -950,6 +1001,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A customer with this e-mail address (in any case) already exists. */
             409: {
                 headers: {
@@ -977,8 +1046,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1049,6 +1136,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `id`. */
             404: {
                 headers: {
@@ -1076,8 +1181,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1190,6 +1313,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `id`. */
             404: {
                 headers: {
@@ -1226,8 +1367,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1277,6 +1436,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `id`. */
             404: {
                 headers: {
@@ -1313,8 +1490,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1373,6 +1568,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `id`. */
             404: {
                 headers: {
@@ -1409,8 +1622,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1460,6 +1691,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `id`. */
             404: {
                 headers: {
@@ -1496,8 +1745,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1588,6 +1855,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `customerid`; nothing was stored. */
             404: {
                 headers: {
@@ -1615,8 +1900,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1686,6 +1989,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No product has this `id`, or no customer has this `customerid`. */
             404: {
                 headers: {
@@ -1713,8 +2034,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1808,6 +2147,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No product has this `id`, or no customer has the `changeto` id. */
             404: {
                 headers: {
@@ -1835,8 +2192,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1901,6 +2276,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No product has this `id`, or no customer has this `customerid`, or the customer has no products. */
             404: {
                 headers: {
@@ -1928,8 +2321,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2010,6 +2421,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `customerid`; nothing was stored. */
             404: {
                 headers: {
@@ -2037,8 +2466,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2126,6 +2573,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `customerid`, or no product this `productid`. */
             404: {
                 headers: {
@@ -2153,8 +2618,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2219,6 +2702,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `customerid`. */
             404: {
                 headers: {
@@ -2246,8 +2747,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2313,6 +2832,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `customerid`. */
             404: {
                 headers: {
@@ -2340,8 +2877,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2411,6 +2966,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No customer has this `customerid`; nothing was stored. */
             404: {
                 headers: {
@@ -2438,8 +3011,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2515,6 +3106,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No ticket has this `id`. */
             404: {
                 headers: {
@@ -2551,8 +3160,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2618,6 +3245,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No ticket has this `id`, or no customer has this `customerid`. */
             404: {
                 headers: {
@@ -2645,8 +3290,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2726,6 +3389,26 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored. */
             413: {
                 headers: {
@@ -2746,8 +3429,28 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2816,6 +3519,26 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored. */
             413: {
                 headers: {
@@ -2836,8 +3559,28 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2901,6 +3644,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No upload report has this `id`. */
             404: {
                 headers: {
@@ -2928,8 +3689,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2988,6 +3767,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -3006,8 +3803,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3066,6 +3881,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -3084,8 +3917,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3149,6 +4000,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -3167,8 +4036,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Something failed on the server; it is logged with the request id. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,8 +1,15 @@
 // buildApp: the whole application, with every Fastify option, as production and the tests run it.
+import { randomUUID } from 'node:crypto'
+import querystring from 'node:querystring'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { sharedSchemas } from '../schemas/common.js'
 import { type Config, loadConfig } from './config.js'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import underPressure from '@fastify/under-pressure'
+import auth, { identify } from './plugins/auth.js'
+import { HttpProblem } from './errors.js'
 import db from './plugins/db.js'
 import errors from './plugins/errors.js'
 import parameters from './plugins/parameters.js'
@@ -12,6 +19,7 @@ import * as customers from './routes/customers.js'
 import * as exports from './routes/exports.js'
 import * as feedback from './routes/feedback.js'
 import * as products from './routes/products.js'
+import health from './routes/health.js'
 import page from './routes/page.js'
 import * as requests from './routes/requests.js'
 import * as uploads from './routes/uploads.js'
@@ -19,6 +27,25 @@ import { ajvOptions, buildValidator } from './validation.js'
 
 /** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
 const endpointGroups = [customers, products, feedback, requests, uploads, exports]
+
+/**
+ * A value whose percent-escapes are not UTF-8 cannot be text anyone typed: it reads as a lone
+ * surrogate, which every text rule refuses (the default parser would keep the escapes as text).
+ */
+const BROKEN_TEXT = '\uD800'
+const parseQuery = (query: string) =>
+  querystring.parse(query, '&', '=', {
+    decodeURIComponent: (text) => {
+      try {
+        return decodeURIComponent(text)
+      } catch {
+        return BROKEN_TEXT
+      }
+    },
+  })
+
+/** Request ids taken from `X-Request-Id`: short, and safe in logs, headers and URIs. */
+const SANE_REQUEST_ID = /^[\w.:@+=-]{1,128}$/
 
 /** The largest JSON body accepted; a record is a few hundred bytes. */
 export const JSON_BODY_LIMIT = 64 * 1024
@@ -41,9 +68,18 @@ export async function buildApp(options: AppOptions) {
   const config: Config = { ...loadConfig({}), ...options.config }
   const app = Fastify({
     logger: logger(config, options.logStream),
+    // A sane `X-Request-Id` from the client (or a proxy) is kept; otherwise each request gets a UUID.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID()
+    },
     bodyLimit: JSON_BODY_LIMIT,
     // GET routes read a JSON body (below); Fastify's automatic HEAD routes cannot coexist with that.
     exposeHeadRoutes: false,
+    routerOptions: { querystringParser: parseQuery },
+    // Refusals while shutting down are the shutdown plugin's, as problem+json.
+    return503OnClosing: false,
     ajv: { customOptions: ajvOptions },
     // The serializer checks a record against each branch of a union response (one record or a
     // list) with its own Ajv: it must read `multipleOf: 0.01` as validation does, or 19.99 fails.
@@ -52,6 +88,27 @@ export async function buildApp(options: AppOptions) {
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })
 
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  // Security headers everywhere; the policy keeps Swagger UI (its own scripts and styles, inline
+  // SVG images) and the upload page (inline styles, forms posting here) working. No upgrade of
+  // http requests: the server itself speaks plain HTTP, behind a proxy that may add TLS.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { 'upgrade-insecure-requests': null, 'img-src': ["'self'", 'data:'], 'form-action': ["'self'"] },
+    },
+  })
+  // A saturated event loop answers 503 with Retry-After at once, instead of queueing more work.
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
+    sampleInterval: Math.min(1000, Math.max(10, Math.floor(config.MAX_EVENT_LOOP_DELAY_MS / 2))),
+    pressureHandler: async (_request, _reply, type, value) => {
+      throw new HttpProblem(503, `The server is too busy to take this request (${type} ${Math.round(value ?? 0)}); try again shortly.`, undefined, {
+        'retry-after': '10',
+      })
+    },
+  })
   for (const schema of sharedSchemas) app.addSchema(schema)
   await app.register(shutdown)
   await app.register(db, { url: config.DATABASE_URL })
@@ -59,8 +116,23 @@ export async function buildApp(options: AppOptions) {
   await app.register(errors)
   await app.register(parameters)
 
+  await app.register(health)
+
   // Every endpoint group lives in this one context: the place where a request is admitted.
   await app.register(async function api(api) {
+    // Counted per key (or per address without a valid one) before the key's role is checked.
+    await api.register(rateLimit, {
+      max: config.RATE_LIMIT_PER_MINUTE,
+      timeWindow: 60_000,
+      enableDraftSpec: true,
+      keyGenerator: async (request) => {
+        const caller = await identify(request, app.db, config.API_KEY)
+        return caller ? `key ${caller.key}` : `address ${request.ip}`
+      },
+      errorResponseBuilder: (_request, { max, after }) =>
+        new HttpProblem(429, `Too many requests: ${max} a minute are allowed; try again in ${after}.`),
+    })
+    await api.register(auth, { apiKey: config.API_KEY })
     for (const group of endpointGroups) await api.register(group.default, { config })
     await api.register(page)
   })

@@ -16,12 +16,32 @@ export const ConfigSchema = Type.Object({
     default: 50 * 1024 * 1024,
     description: 'The largest file the upload endpoints accept, in bytes (413 above).',
   }),
+  API_KEY: Type.Optional(
+    Type.String({
+      minLength: 32,
+      maxLength: 512,
+      description: 'A key accepted with the admin role, besides the stored keys (for automation and CI).',
+    }),
+  ),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({
+    minimum: 1,
+    default: 600,
+    description: 'Requests a minute each key (or each address without a key) may make; 429 above.',
+  }),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 1,
+    default: 1000,
+    description: 'Event loop delay above which requests are refused with 503 until it recovers.',
+  }),
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'Least severe level of log lines written.',
   }),
 })
 export type Config = Static<typeof ConfigSchema>
+
+/** Settings whose values never appear in a message. */
+const SECRETS = new Set(['API_KEY'])
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -39,9 +59,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     config[key] = schema.type === 'integer' && /^\d+$/.test(value) ? Number(value) : value
   }
   Value.Default(ConfigSchema, config)
-  const problems = [...Value.Errors(ConfigSchema, config)].map(
-    (error) => `${error.path.slice(1)}=${JSON.stringify(given[error.path.slice(1)])}: ${error.message}`,
-  )
+  const problems = [...Value.Errors(ConfigSchema, config)].map((error) => {
+    const key = error.path.slice(1)
+    return `${key}${SECRETS.has(key) ? ' (not shown)' : `=${JSON.stringify(given[key])}`}: ${error.message}`
+  })
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
   return config as Config
 }

@@ -9,6 +9,8 @@ export class HttpProblem extends Error {
     readonly statusCode: number,
     detail: string,
     readonly errors?: FieldError[],
+    /** Headers the answer carries (a 401's challenge, a 429's `Retry-After`). */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail)
     this.name = 'HttpProblem'

@@ -2,9 +2,10 @@
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import type { Test } from 'tap'
 import { type App, buildApp } from '../src/app.js'
+import { TEST_KEY } from './helper.js'
 
 /** How long any single browser wait may take. */
-export const WAIT = 5_000
+export const WAIT = 15_000
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -18,17 +19,20 @@ export const CHROMIUM_ARGS = [
 
 /** The real app on a fresh in-memory database, listening on a free local port; closed when `t` ends. */
 export async function startApp(t: Test): Promise<{ app: App; base: string }> {
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' } })
+  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', API_KEY: TEST_KEY } })
   t.teardown(() => app.close())
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, base: address }
 }
 
-/** Headless Chromium with a fresh context and page; all closed when `t` ends. A launch failure fails the test. */
+/**
+ * Headless Chromium with a fresh context and page; all closed when `t` ends. A launch failure fails
+ * the test. The browser answers a Basic login prompt with the admin key, as a person would type it.
+ */
 export async function openBrowser(t: Test): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 })
   t.teardown(() => browser.close())
-  const context = await browser.newContext()
+  const context = await browser.newContext({ httpCredentials: { username: 'office', password: TEST_KEY } })
   t.teardown(() => context.close())
   context.setDefaultTimeout(WAIT)
   context.setDefaultNavigationTimeout(WAIT)

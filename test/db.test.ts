@@ -108,6 +108,7 @@ t.test('migrations', async (t) => {
       ['20261129_001_initial', 'Success'],
       ['20261129_002_upload_reports', 'Success'],
       ['20261129_003_export_records', 'Success'],
+      ['20261129_004_api_keys', 'Success'],
     ])
     t.same(await migrateToLatest(db), [], 'nothing is pending')
 
@@ -118,7 +119,8 @@ t.test('migrations', async (t) => {
         (row) => row.name,
       )
     t.same(names('table'), [
-      'customer_requests', 'customers', 'export_records', 'feedback', 'product_feedback', 'products', 'upload_reports',
+      'api_keys', 'customer_requests', 'customers', 'export_records', 'feedback', 'product_feedback', 'products',
+      'upload_reports',
     ])
     t.same(names('index'), [
       'customer_requests_customerid',

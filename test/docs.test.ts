@@ -1,16 +1,16 @@
-// Swagger UI at /docs in a real browser (headless Chromium): every operation listed under its tag, and
-// "Try it out" on getCustomer fetching a stored customer through the query string.
+// Swagger UI at /docs in a real browser (headless Chromium): every operation listed under its tag, the
+// Authorize button, and "Try it out" on getCustomer fetching a stored customer through the query string.
 import t from 'tap'
 import document from '../openapi.json' with { type: 'json' }
 import { openBrowser, startApp } from './browser.js'
 import { assertDocumented } from './documented.js'
-import { newCustomer } from './helper.js'
+import { AS_ADMIN, newCustomer, TEST_KEY } from './helper.js'
 
 t.setTimeout(50_000)
 
 t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on a stored customer', async (t) => {
   const { app, base } = await startApp(t)
-  const created = await app.inject({ method: 'POST', url: '/api/add/customer', payload: newCustomer() })
+  const created = await app.inject({ method: 'POST', url: '/api/add/customer', payload: newCustomer(), headers: AS_ADMIN })
   t.equal(created.statusCode, 201, 'a customer to look up')
   const id = created.json<{ id: number }>().id
   const { page } = await openBrowser(t)
@@ -33,6 +33,13 @@ t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on
     t.same(listed.sort(), expected.sort(), `${tag.name}: its operations`)
   }
 
+  // Authorize with a key (the bearer scheme), as a user pastes the key the server printed.
+  await page.locator('.auth-wrapper .authorize').click()
+  const bearerForm = page.locator('.modal-ux .auth-container').filter({ hasText: 'bearer' }).first()
+  await bearerForm.locator('input').fill(TEST_KEY)
+  await bearerForm.getByRole('button', { name: 'Apply credentials' }).click()
+  await page.locator('.modal-ux button.btn-done').first().click()
+
   // Open getCustomer, try it out with the id, execute.
   const operation = page.locator('#operations-customers-getCustomer')
   await operation.locator('.opblock-summary-control').click()
@@ -44,6 +51,7 @@ t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on
   ])
   t.equal(new URL(response.url()).searchParams.get('id'), String(id), 'the id goes in the query string')
   t.notOk(new URL(response.url()).searchParams.has('name'), 'and no name beside it')
+  t.equal(response.request().headers().authorization, `Bearer ${TEST_KEY}`, 'with the key')
   const body = await response.text()
   assertDocumented('GET', response.url(), { status: response.status(), contentType: response.headers()['content-type'], body })
   t.equal(response.status(), 200)

@@ -11,6 +11,7 @@ t.test('malformed JSON is 400 and stores nothing', async (t) => {
   t.equal(res.status, 400)
   t.match(res.headers['content-type'], PROBLEM)
   t.same(res.body, {
+    instance: `urn:request:${res.headers['x-request-id']}`,
     type: 'about:blank',
     title: 'Bad Request',
     status: 400,
@@ -52,6 +53,7 @@ t.test('a body over the limit is 413 and stores nothing', async (t) => {
   t.equal(res.status, 413)
   t.match(res.headers['content-type'], PROBLEM)
   t.same(res.body, {
+    instance: `urn:request:${res.headers['x-request-id']}`,
     type: 'about:blank',
     title: 'Payload Too Large',
     status: 413,
@@ -107,6 +109,7 @@ t.test('an unknown route is 404 problem+json', async (t) => {
   t.equal(res.status, 404)
   t.match(res.headers['content-type'], PROBLEM)
   t.same(res.body, {
+    instance: `urn:request:${res.headers['x-request-id']}`,
     type: 'about:blank',
     title: 'Not Found',
     status: 404,
@@ -127,6 +130,7 @@ t.test('a 500 shows nothing internal and is logged with the request id', async (
   t.ok(logged, 'an error line is logged')
   t.match(logged, { msg: 'request failed', reqId: String, err: { message: String, stack: String } })
   t.same(res.body, {
+    instance: `urn:request:${res.headers['x-request-id']}`,
     type: 'about:blank',
     title: 'Internal Server Error',
     status: 500,
@@ -189,4 +193,20 @@ t.test('GET parameters from the query string or a JSON body, through one mechani
     t.equal(res.status, 400)
     t.equal(res.body.detail, 'The request body is not valid JSON.')
   })
+})
+
+t.test('query values are decoded as UTF-8; escapes that are not UTF-8 are refused as text, not kept', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  await api.post('/api/add/customer', newCustomer({ name: 'Zoë Ada' }))
+  const plus = await app.inject({ url: '/api/get/customer?name=zo%C3%AB+ada' })
+  t.match(plus.json(), [{ name: 'Zoë Ada' }], '%C3%AB is ë and + is a space')
+  for (const broken of ['%FF', 'Grace%01%ED%A0%80', '%00%FF', 'a%E2%82']) {
+    const res = await app.inject({ url: `/api/get/customer?name=${broken}` })
+    t.equal(res.statusCode, 400, `${broken}: 400`)
+    t.match(res.json().errors, [{ field: 'name', message: /must be text on one line/ }])
+  }
+  const exported = await app.inject({ url: '/api/customer/export?name=%FF&surname=Hopper&email=grace@example.com&format=csv' })
+  t.equal(exported.statusCode, 400, 'an export by a requester whose name is broken text is refused')
+  t.same(await app.db.selectFrom('export_records').selectAll().execute(), [], 'and not recorded')
 })

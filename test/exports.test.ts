@@ -5,7 +5,7 @@ import * as XLSX from 'xlsx'
 import { CustomerSchema } from '../schemas/customer.js'
 import { ProductSchema } from '../schemas/product.js'
 import { insertMany } from '../src/db/bulk.js'
-import { build, client, newCustomer, type TestApp } from './helper.js'
+import { AS_ADMIN, build, client, newCustomer, type TestApp } from './helper.js'
 
 const requester = { name: 'Grace', surname: 'Hopper', email: 'grace@example.com' }
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
@@ -168,7 +168,7 @@ t.test('a client that goes away stops the export, and the record says so', async
   // A client that reads the first bytes and hangs up: its socket is destroyed.
   await new Promise<void>((resolve, reject) => {
     const req = request(
-      { port, path: '/api/customer/export?name=a&surname=b&email=c@example.com&format=csv', agent: false },
+      { port, path: '/api/customer/export?name=a&surname=b&email=c@example.com&format=csv', agent: false, headers: AS_ADMIN },
       (res) => {
         res.once('data', () => {
           req.destroy()

@@ -7,24 +7,41 @@ import { type App, buildApp } from '../src/app.js'
 import type { Config } from '../src/config.js'
 import { assertDocumented } from './documented.js'
 
-export type TestApp = App & { logs: () => Array<Record<string, unknown>> }
+/** The admin key (`API_KEY`) every test app accepts, and sends unless a request brings its own credentials. */
+export const TEST_KEY = 'test-admin-key-0123456789abcdefghijklmnop'
+export const AS_ADMIN = { authorization: `Bearer ${TEST_KEY}` }
+
+export type TestApp = App & {
+  logs: () => Array<Record<string, unknown>>
+  /** `inject` without the default admin key: the request carries only the credentials it names. */
+  injectAs: App['inject']
+}
 
 /** Builds the app on a fresh `:memory:` database, closed when the test ends; log lines are kept for reading. */
 export async function build(t: Test, config: Partial<Config> = {}): Promise<TestApp> {
   const stream = new PassThrough()
   const lines: string[] = []
   stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)))
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'info', ...config }, logStream: stream })
+  const app = await buildApp({
+    // The tests do heavy synchronous work in the server's own process (seeding 100,000 rows), which
+    // the pressure valve would rightly answer with 503: it is tested on its own (test/limits.test.ts).
+    config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'info', API_KEY: TEST_KEY, MAX_EVENT_LOOP_DELAY_MS: 60_000, ...config },
+    logStream: stream,
+  })
   t.teardown(() => app.close())
-  checkEveryResponse(app)
+  const injectAs = checkEveryResponse(app)
   await app.ready()
-  return Object.assign(app, { logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) })
+  return Object.assign(app, { injectAs, logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) })
 }
 
-/** Makes every injected response fail its test unless the OpenAPI document promises it (test/documented.ts). */
-function checkEveryResponse(app: App) {
+/**
+ * Makes every injected response fail its test unless the OpenAPI document promises it
+ * (test/documented.ts), and `app.inject` send the admin key unless a request names credentials.
+ * Returns the checked `inject` that adds no key.
+ */
+function checkEveryResponse(app: App): App['inject'] {
   const inject = app.inject.bind(app)
-  app.inject = (async (options: InjectOptions) => {
+  const checked = (async (options: InjectOptions) => {
     const response = await inject(options)
     const { method = 'GET', url = '/' } = options
     assertDocumented(method, typeof url === 'string' ? url : url.pathname ?? '/', {
@@ -34,6 +51,12 @@ function checkEveryResponse(app: App) {
     })
     return response
   }) as App['inject']
+  app.inject = ((options: InjectOptions) => {
+    const headers = { ...options.headers }
+    const named = Object.keys(headers).some((name) => ['authorization', 'x-api-key'].includes(name.toLowerCase()))
+    return checked({ ...options, headers: named ? headers : { ...AS_ADMIN, ...headers } })
+  }) as App['inject']
+  return checked
 }
 
 export type Reply = { status: number; headers: Record<string, unknown>; body: any; text: string }

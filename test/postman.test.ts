@@ -7,6 +7,7 @@ import { convert, type CollectionResult } from 'openapi-to-postmanv2'
 import t from 'tap'
 import { buildApp } from '../src/app.js'
 import { undocumented } from './documented.js'
+import { AS_ADMIN, TEST_KEY } from './helper.js'
 
 type Operation = { operationId: string; tags?: string[]; responses: Record<string, unknown> }
 type Document = {
@@ -18,7 +19,7 @@ type Document = {
 /** The parts of a Postman collection (v2.1) this test reads. */
 type PostmanRequest = { method: string; url: { path?: string[]; host?: string[] } }
 type PostmanItem = { name: string; item?: PostmanItem[]; request?: PostmanRequest }
-type PostmanCollection = { item: PostmanItem[]; variable?: Array<{ key: string; value: string }> }
+type PostmanCollection = { item: PostmanItem[]; variable?: Array<{ key: string; value: string }>; auth?: unknown }
 
 /** The parts of newman's run summary this test reads (newman ships no types). */
 type Execution = {
@@ -88,7 +89,7 @@ function detailOf(body: string) {
 async function post(base: string, path: string, body: unknown) {
   const response = await fetch(`${base}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...AS_ADMIN },
     body: JSON.stringify(body),
   })
   return { status: response.status, body: (await response.json()) as Record<string, unknown> }
@@ -131,7 +132,7 @@ t.test('the Postman collection made from openapi.json runs against a live server
   t.equal(baseUrl?.value, document.servers[0]?.url, 'the server URL is the baseUrl collection variable')
 
   // A live server, with the records the examples name (customers 1 and 2, product 1, ticket 1, upload 1).
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' } })
+  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', API_KEY: TEST_KEY } })
   t.teardown(() => app.close())
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
   const ada = { name: 'Ada Lovelace', email: 'ada.lovelace@example.com', address: 'London', status: 'active' }
@@ -154,11 +155,13 @@ t.test('the Postman collection made from openapi.json runs against a live server
   const form = new FormData()
   const csv = new Blob(['Grace Hopper,grace.hopper@example.com,1 Navy Way\n'], { type: 'text/csv' })
   form.append('custfile', csv, 'seed.csv')
-  const uploaded = await fetch(`${base}/upload/customers`, { method: 'POST', body: form })
+  const uploaded = await fetch(`${base}/upload/customers`, { method: 'POST', body: form, headers: AS_ADMIN })
   t.equal(uploaded.status, 201, `seed /upload/customers: ${await uploaded.text()}`)
 
   const others = (collection.variable ?? []).filter((variable) => variable.key !== 'baseUrl')
-  collection.variable = [...others, { key: 'baseUrl', value: base }]
+  // The collection authorises every request with Bearer {{bearerToken}}, as a user sets it once.
+  t.same(collection.auth, { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}' }] }, 'Bearer auth for the collection')
+  collection.variable = [...others, { key: 'baseUrl', value: base }, { key: 'bearerToken', value: TEST_KEY }]
   const summary = await runCollection(collection)
 
   const seen = new Map<string, string[]>()

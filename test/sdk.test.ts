@@ -10,6 +10,7 @@ import ts from 'typescript'
 import { createCrmClient } from '../sdk/client.js'
 import { runFlows } from '../sdk/example.js'
 import { buildApp } from '../src/app.js'
+import { TEST_KEY } from './helper.js'
 
 // About 16 s one subtest after another; side by side (the generator and the command-line runs are child
 // processes) about 12 s. The bound leaves room for the whole suite running its files in parallel on two cores.
@@ -21,7 +22,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 
 /** Starts the real app on a free port of 127.0.0.1, closed when the test ends; returns it and its base URL. */
 async function liveServer(t: Test) {
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent' } })
+  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', API_KEY: TEST_KEY } })
   t.teardown(() => app.close())
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, base }
@@ -75,7 +76,7 @@ t.test('the example program compiles on its own with sdk/tsconfig.json, without 
 t.test('the example flows run through the generated client against a live server', async (t) => {
   const { app, base } = await liveServer(t)
   const lines: string[] = []
-  const report = await runFlows(base, { log: (line) => lines.push(line), tag: 'sdk' })
+  const report = await runFlows(base, TEST_KEY, { log: (line) => lines.push(line), tag: 'sdk' })
 
   t.match(report.customer, { id: 1, name: 'Ada Lovelace (sdk)', email: 'ada.sdk@example.com', optemail: true }, 'first customer added')
   t.same(report.foundById, report.customer, 'looked up by id: the same record')
@@ -100,7 +101,7 @@ t.test('the example flows run through the generated client against a live server
   t.match(lines.at(-1), /^Closing ticket #1 again: 409 Conflict: /, 'the account ends with the second 409')
 
   // What is stored, read through the API and straight from the database.
-  const crm = createCrmClient(base)
+  const crm = createCrmClient(base, TEST_KEY)
   const stored = await crm.GET('/api/get/product', { params: { query: { customerid: report.recipient.id } } })
   t.same(stored.data, [report.transferred], "the product is listed among the second customer's")
   const customers = await app.db.selectFrom('customers').select(['id', 'email']).orderBy('id').execute()
@@ -116,14 +117,14 @@ t.test('the example flows run through the generated client against a live server
 
 t.test('the example fails loudly on an unexpected status, naming the step', async (t) => {
   const { base } = await liveServer(t)
-  await t.rejects(runFlows(`${base}/nowhere`), /^add customer: expected status 201, got 404/, 'no such endpoint: rejected')
+  await t.rejects(runFlows(`${base}/nowhere`, TEST_KEY), /^add customer: expected status 201, got 404/, 'no such endpoint: rejected')
 })
 
 t.test('the example runs from the command line, printing each step', async (t) => {
   const { base } = await liveServer(t)
   const [{ stdout, stderr }, failed] = await Promise.all([
-    run(process.execPath, ['--import', 'tsx', 'sdk/example.ts', base], { cwd: root }),
-    run(process.execPath, ['--import', 'tsx', 'sdk/example.ts', `${base}/nowhere`], { cwd: root }).catch(
+    run(process.execPath, ['--import', 'tsx', 'sdk/example.ts', base], { cwd: root, env: { ...process.env, CRM_API_KEY: TEST_KEY } }),
+    run(process.execPath, ['--import', 'tsx', 'sdk/example.ts', `${base}/nowhere`], { cwd: root, env: { ...process.env, CRM_API_KEY: TEST_KEY } }).catch(
       (error: { code: number; stderr: string }) => error,
     ),
   ])

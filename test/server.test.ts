@@ -53,6 +53,11 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
   t.teardown(() => void server.child.kill('SIGKILL'))
   const port = await listeningPort(server)
   t.match(server.stdout(), /"migration":"20261129_001_initial","status":"Success"/)
+  // No key existed and API_KEY is not set: the first admin key is printed, once.
+  const key = /^ {4}(crm_[\w-]{43})$/m.exec(server.stdout())?.[1]
+  t.ok(key, 'the first start prints an admin key')
+  t.match(server.stdout(), /"msg":"made the first admin key and printed it"/)
+  t.notMatch(server.stdout().replace(`    ${key}\n`, ''), key ?? 'no key', 'the key appears nowhere else, not in any log line')
 
   // A request whose body is still arriving when the signal comes.
   const body = JSON.stringify(newCustomer())
@@ -60,7 +65,11 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
     port,
     method: 'POST',
     path: '/api/add/customer',
-    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    headers: {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      authorization: `Bearer ${key}`,
+    },
   })
   const response = once(req, 'response')
   req.write(body.slice(0, 10))
@@ -82,6 +91,15 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
   const sqlite = new SQLite(filename, { readonly: true })
   t.teardown(() => sqlite.close())
   t.same(sqlite.prepare('select id, email from customers').all(), [{ id: 1, email: 'ada@example.com' }])
+  sqlite.close()
+
+  // Started again: a key exists, so none is made or printed.
+  const again = run('src/server.ts', { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
+  t.teardown(() => void again.child.kill('SIGKILL'))
+  await listeningPort(again)
+  t.notMatch(again.stdout(), /crm_/, 'a later start prints no key')
+  again.child.kill('SIGTERM')
+  t.equal(await again.exit, 0)
 })
 
 t.test('a bad configuration value stops start-up with a clear message', async (t) => {
@@ -105,7 +123,7 @@ t.test('npm run db:migrate applies pending migrations, then reports the database
   const filename = join(tempDir(), 'crm.sqlite')
   const first = run('src/migrate.ts', { DATABASE_URL: filename })
   t.equal(await first.exit, 0)
-  t.match(first.stdout(), /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\nApplied 3 migration\(s\)\./)
+  t.match(first.stdout(), /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\nSuccess: 20261129_004_api_keys\nApplied 4 migration\(s\)\./)
   const second = run('src/migrate.ts', { DATABASE_URL: filename })
   t.equal(await second.exit, 0)
   t.match(second.stdout(), /The database is up to date\./)

@@ -12,8 +12,12 @@ export function problem(status: number, detail: string, errors?: FieldError[]): 
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(errors && { errors }) }
 }
 
+/** The problem's `instance`: the request id, which the logs and the `X-Request-Id` header carry too. */
+export const instanceOf = (request: FastifyRequest) => `urn:request:${encodeURIComponent(request.id)}`
+
 export function sendProblem(reply: FastifyReply, body: Problem) {
-  return reply.code(body.status).type('application/problem+json').send(body)
+  const instance = instanceOf(reply.request)
+  return reply.code(body.status).type('application/problem+json').send({ ...body, instance })
 }
 
 /** The problem for invalid input: each field once, with the first thing wrong with it. */
@@ -53,6 +57,7 @@ export default fp(
   async function errors(app: FastifyInstance) {
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const body = toProblem(error, request)
+      if (error instanceof HttpProblem && error.headers) reply.headers(error.headers)
       if (body.status >= 500) request.log.error({ err: error }, 'request failed')
       // A person who posted the upload form in a browser reads the problem as a page.
       if (request.routeOptions.config.html && prefersHtml(request)) {

@@ -28,6 +28,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/add/customer',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'addCustomer',
         tags,
@@ -49,6 +50,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/get/customer',
     {
+      config: { role: 'reader' },
       schema: {
         operationId: 'getCustomer',
         tags,
@@ -79,6 +81,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/update/customer',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'updateCustomer',
         tags,
@@ -113,6 +116,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
     app.route({
       method,
       url: '/api/delete/customer',
+      config: { role: 'editor' },
       schema: {
         operationId,
         tags,

@@ -86,6 +86,7 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
     app.get(
       `/api/${one}/export`,
       {
+        config: { role: 'admin' },
         schema: {
           operationId: kind === 'customers' ? 'exportCustomers' : 'exportProducts',
           tags,
@@ -117,6 +118,7 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/export/records',
     {
+      config: { role: 'admin' },
       schema: {
         operationId: 'listExportRecords',
         tags,

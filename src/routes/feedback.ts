@@ -35,6 +35,7 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/add/brand/feedback',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'addBrandFeedback',
         tags,
@@ -54,6 +55,7 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/add/product/feedback',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'addProductFeedback',
         tags,
@@ -74,6 +76,7 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/get/brand/feedback',
     {
+      config: { role: 'reader' },
       schema: {
         operationId: 'getBrandFeedback',
         tags,
@@ -95,6 +98,7 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/get/product/feedback',
     {
+      config: { role: 'reader' },
       schema: {
         operationId: 'getProductFeedback',
         tags,

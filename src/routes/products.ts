@@ -34,6 +34,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/add/product',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'addProduct',
         tags,
@@ -55,6 +56,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/get/product',
     {
+      config: { role: 'reader' },
       schema: {
         operationId: 'getProduct',
         tags,
@@ -86,6 +88,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/update/product',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'updateProduct',
         tags,
@@ -111,6 +114,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/delete/product',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'deleteProduct',
         tags,

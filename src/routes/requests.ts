@@ -24,6 +24,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/open/customer/request',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'openTicket',
         tags,
@@ -42,6 +43,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/api/close/customer/request',
     {
+      config: { role: 'editor' },
       schema: {
         operationId: 'closeTicket',
         tags,
@@ -66,6 +68,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/get/customer/request',
     {
+      config: { role: 'reader' },
       schema: {
         operationId: 'getTicket',
         tags,

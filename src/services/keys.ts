@@ -1,0 +1,76 @@
+// API keys: made from 32 random bytes, shown once, stored only as their SHA-256, named by a short prefix.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { ApiKey, Role } from '../../schemas/key.js'
+import type { Db } from '../db/connect.js'
+import { notFound } from '../errors.js'
+import { now } from './values.js'
+
+/** Every key starts so, which lets secret scanners and people recognise one. */
+const KEY_START = 'crm_'
+/** The characters of a key kept in the clear, to tell keys apart in lists and logs. */
+const PREFIX_LENGTH = KEY_START.length + 8
+
+/** The SHA-256 of a key, as stored: keys are random and long, so a fast hash cannot be reversed or guessed. */
+export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex')
+
+/** The start of a key that names it. */
+export const prefixOf = (key: string) => key.slice(0, PREFIX_LENGTH)
+
+/** A new random key: 256 bits, base64url. */
+export const generateKey = () => KEY_START + randomBytes(32).toString('base64url')
+
+const listed = ['id', 'name', 'role', 'prefix', 'created', 'revoked'] as const
+
+/** Creates a key; the returned `key` is the only time it is ever seen. */
+export async function createKey(db: Db, name: string, role: Role): Promise<ApiKey & { key: string }> {
+  const key = generateKey()
+  const record = await db
+    .insertInto('api_keys')
+    .values({ name, role, prefix: prefixOf(key), hash: hashKey(key), created: now(), revoked: null })
+    .returning(listed)
+    .executeTakeFirstOrThrow()
+  return { ...record, key }
+}
+
+/** Every key, oldest first, revoked ones included. */
+export const listKeys = (db: Db): Promise<ApiKey[]> => db.selectFrom('api_keys').select(listed).orderBy('id').execute()
+
+/** Whether any key exists, revoked or not. */
+export async function anyKey(db: Db): Promise<boolean> {
+  return (await db.selectFrom('api_keys').select('id').limit(1).executeTakeFirst()) !== undefined
+}
+
+/** Revokes the key with this id or prefix; revoking a revoked key keeps its first revocation time. */
+export async function revokeKey(db: Db, which: string): Promise<ApiKey> {
+  const byId = /^\d+$/.test(which)
+  const match = db.selectFrom('api_keys').select(listed).where(byId ? 'id' : 'prefix', '=', byId ? Number(which) : which)
+  const key = await match.executeTakeFirst()
+  if (!key) throw notFound(`Key ${which}`)
+  if (key.revoked) return key
+  return db
+    .updateTable('api_keys')
+    .set({ revoked: now() })
+    .where('id', '=', key.id)
+    .returning(listed)
+    .executeTakeFirstOrThrow()
+}
+
+export type Caller = { role: Role; key: string }
+
+/**
+ * Who a presented key belongs to: the `API_KEY` of the configuration (an admin), or a stored key
+ * that is not revoked; `undefined` for anything else.
+ */
+export async function callerOf(db: Db, presented: string, configured?: string): Promise<Caller | undefined> {
+  const hash = hashKey(presented)
+  if (configured && timingSafeEqual(Buffer.from(hash, 'hex'), Buffer.from(hashKey(configured), 'hex'))) {
+    return { role: 'admin', key: 'API_KEY' }
+  }
+  const row = await db
+    .selectFrom('api_keys')
+    .select(['role', 'prefix'])
+    .where('hash', '=', hash)
+    .where('revoked', 'is', null)
+    .executeTakeFirst()
+  return row && { role: row.role, key: row.prefix }
+}

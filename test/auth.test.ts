@@ -1,0 +1,139 @@
+// Who gets in: every operation refuses a missing or bad key with 401 and a weak role with 403;
+// Bearer and X-API-Key everywhere, HTTP Basic only on the upload forms and only from this site.
+import t from 'tap'
+import document from '../openapi.json' with { type: 'json' }
+import type { Role } from '../schemas/key.js'
+import { ROLES } from '../src/plugins/auth.js'
+import { createKey, revokeKey } from '../src/services/keys.js'
+import { build, formData, problemOf, TEST_KEY, type TestApp } from './helper.js'
+
+type Operation = { operationId: string; description: string }
+const operations = Object.entries(document.paths as unknown as Record<string, Record<string, Operation>>).flatMap(
+  ([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ method, path, ...operation })),
+)
+
+/** The role an operation's description says it needs (the route's own `role`, put there by the document). */
+const roleOf = (operation: Operation) => /the \*\*(\w+)\*\* role/.exec(operation.description)?.[1] as Role
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+const basic = (key: string, user = 'office') => ({ authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}` })
+
+/** One key of each role, made through the service the command line uses. */
+async function keysOf(app: TestApp): Promise<Record<Role, string>> {
+  const keys = {} as Record<Role, string>
+  for (const role of ROLES) keys[role] = (await createKey(app.db, `${role} key`, role)).key
+  return keys
+}
+
+/** Sends `operation` with `headers` and no parameters (the key is checked before anything else). */
+const call = (app: TestApp, operation: { method: string; path: string }, headers: Record<string, string>) =>
+  app.injectAs({ method: operation.method.toUpperCase() as 'GET', url: operation.path, headers })
+
+t.test('every operation names its role: reader for lookups, editor for changes and uploads, admin for exports', async (t) => {
+  const roles = Object.fromEntries(operations.map((operation) => [operation.operationId, roleOf(operation)]))
+  t.same(roles, {
+    addCustomer: 'editor', getCustomer: 'reader', updateCustomer: 'editor', deleteCustomer: 'editor',
+    deleteCustomerViaGet: 'editor', deleteCustomerViaPost: 'editor', addProduct: 'editor', getProduct: 'reader',
+    updateProduct: 'editor', deleteProduct: 'editor', addBrandFeedback: 'editor', addProductFeedback: 'editor',
+    getBrandFeedback: 'reader', getProductFeedback: 'reader', openTicket: 'editor', closeTicket: 'editor',
+    getTicket: 'reader', uploadCustomers: 'editor', uploadProducts: 'editor', getUploadReport: 'reader',
+    exportCustomers: 'admin', exportProducts: 'admin', listExportRecords: 'admin',
+  })
+})
+
+t.test('without a key, with a bad key or a revoked one: 401 with a Bearer challenge, on every operation', async (t) => {
+  const app = await build(t)
+  const revoked = await createKey(app.db, 'old', 'admin')
+  await revokeKey(app.db, revoked.prefix)
+  const cases: Array<[string, Record<string, string>]> = [
+    ['no key', {}],
+    ['an unknown key', bearer('crm_not-a-key-that-exists-anywhere-at-all')],
+    ['an unknown key in X-API-Key', { 'x-api-key': 'crm_nope' }],
+    ['a revoked key', bearer(revoked.key)],
+    ['an empty Bearer', { authorization: 'Bearer' }],
+    ['another scheme', { authorization: `Token ${TEST_KEY}` }],
+  ]
+  for (const operation of operations) {
+    for (const [what, headers] of cases) {
+      const res = await call(app, operation, headers)
+      t.equal(res.statusCode, 401, `${operation.operationId}, ${what}: 401`)
+      t.match(res.headers['content-type'], /^application\/problem\+json/)
+      t.match(res.json(), problemOf(401))
+      t.equal(res.headers['www-authenticate'], 'Bearer realm="CRM API"', `${operation.operationId}, ${what}: a Bearer challenge`)
+    }
+  }
+})
+
+t.test('a role below the one an operation needs: 403; the role it needs or a higher one gets past the check', async (t) => {
+  const app = await build(t)
+  const keys = await keysOf(app)
+  for (const operation of operations) {
+    const needed = roleOf(operation)
+    for (const role of ROLES) {
+      for (const headers of [bearer(keys[role]), { 'x-api-key': keys[role] }]) {
+        const res = await call(app, operation, headers)
+        const enough = ROLES.indexOf(role) >= ROLES.indexOf(needed)
+        if (enough) t.notOk([401, 403].includes(res.statusCode), `${operation.operationId} as ${role}: admitted (${res.statusCode})`)
+        else {
+          t.equal(res.statusCode, 403, `${operation.operationId} as ${role}: 403`)
+          t.match(res.json(), { ...problemOf(403), detail: `This request needs the ${needed} role; the key ${keys[role].slice(0, 12)} has the ${role} role.` })
+        }
+      }
+    }
+  }
+})
+
+t.test('API_KEY is an admin key; without it set, only stored keys get in', async (t) => {
+  const app = await build(t, { API_KEY: undefined })
+  t.equal((await app.injectAs({ url: '/api/export/records', headers: bearer(TEST_KEY) })).statusCode, 401)
+  const { key } = await createKey(app.db, 'admin', 'admin')
+  t.equal((await app.injectAs({ url: '/api/export/records', headers: bearer(key) })).statusCode, 200)
+  const withKey = await build(t)
+  t.equal((await withKey.injectAs({ url: '/api/export/records', headers: bearer(TEST_KEY) })).statusCode, 200)
+})
+
+t.test('the public parts need no key: the page, the docs, the document, health and readiness', async (t) => {
+  const app = await build(t)
+  for (const url of ['/', '/docs/', '/openapi.json', '/health', '/ready']) {
+    t.equal((await app.injectAs({ url })).statusCode, 200, `${url}: 200 without a key`)
+  }
+})
+
+t.test('HTTP Basic works on the upload forms only, and only from this site', async (t) => {
+  const app = await build(t)
+  const keys = await keysOf(app)
+  const { payload, contentType } = await formData({ filename: 'c.csv', content: 'Ada Lovelace,ada@example.com,London\n' })
+  const post = (headers: Record<string, string>) =>
+    app.injectAs({
+      method: 'POST',
+      url: '/upload/customers',
+      payload,
+      headers: { 'content-type': contentType, accept: 'text/html', host: 'crm.local', ...headers },
+    })
+
+  const challenged = await post({})
+  t.equal(challenged.statusCode, 401, 'a browser without a login is challenged')
+  t.equal(challenged.headers['www-authenticate'], 'Basic realm="CRM API", charset="UTF-8"', 'with Basic, for its login prompt')
+  t.match(challenged.headers['content-type'], /^text\/html/, 'and reads the refusal as a page')
+
+  const reader = await post({ ...basic(keys.reader), 'sec-fetch-site': 'same-origin' })
+  t.equal(reader.statusCode, 403, 'a reader may not upload')
+  const sameSite = await post({ ...basic(keys.editor), 'sec-fetch-site': 'same-origin', origin: 'http://crm.local' })
+  t.equal(sameSite.statusCode, 201, 'an editor posting from the page uploads')
+  t.match(sameSite.body, /Stored/i)
+
+  for (const [what, headers] of [
+    ['Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site' }],
+    ['Sec-Fetch-Site: same-site', { 'sec-fetch-site': 'same-site' }],
+    ['another Origin', { origin: 'https://evil.example' }],
+  ] as const) {
+    const res = await post({ ...basic(keys.editor), ...headers })
+    t.equal(res.statusCode, 403, `a form post with ${what} cannot use the login`)
+  }
+  const apiClient = await app.injectAs({ url: '/api/get/customer?id=1', headers: basic(keys.admin) })
+  t.equal(apiClient.statusCode, 401, 'Basic is not accepted by the JSON API')
+  t.equal(apiClient.headers['www-authenticate'], 'Bearer realm="CRM API"', 'whose challenge is Bearer, never a browser dialog')
+  const json = await app.injectAs({ method: 'POST', url: '/upload/customers', payload, headers: { 'content-type': contentType } })
+  t.equal(json.headers['www-authenticate'], 'Bearer realm="CRM API"', 'an API client uploading gets a Bearer challenge')
+  t.equal(await app.db.selectFrom('customers').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow().then((r) => Number(r.n)), 1, 'one upload stored')
+})

@@ -1,0 +1,79 @@
+// `npm run keys`: create (the key shown once, only its hash stored), list, revoke; and its refusals.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { keysCommand } from '../src/keys.js'
+import { hashKey } from '../src/services/keys.js'
+import { build } from './helper.js'
+
+t.test('create shows the key once and stores its hash; the key works with its role; revoke ends it', async (t) => {
+  const app = await build(t)
+  const lines: string[] = []
+  await keysCommand(app.db, ['create', '--name', 'Accounts office', '--role', 'reader'], (line) => lines.push(line))
+  t.match(lines[0], /^Created reader key crm_[\w-]{8} \(id 1\) for "Accounts office"\.$/)
+  const key = /(crm_[\w-]{43})$/.exec(lines[1]!)?.[1]
+  t.ok(key, 'the key is printed')
+  const [row] = await app.db.selectFrom('api_keys').selectAll().execute()
+  t.match(row, { id: 1, name: 'Accounts office', role: 'reader', prefix: key!.slice(0, 12), hash: hashKey(key!), revoked: null })
+  t.notOk(JSON.stringify(row).includes(key!), 'the key itself is not stored')
+
+  const read = await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: `Bearer ${key}` } })
+  t.equal(read.statusCode, 404, 'the reader key reads')
+  const write = await app.injectAs({ method: 'POST', url: '/api/add/customer', payload: {}, headers: { 'x-api-key': key! } })
+  t.equal(write.statusCode, 403, 'and may not write')
+
+  lines.length = 0
+  await keysCommand(app.db, ['list'], (line) => lines.push(line))
+  t.match(lines, [new RegExp(`^1\\t${key!.slice(0, 12)}\\treader\\tactive\\tcreated \\S+\\tAccounts office$`)])
+  t.notMatch(lines.join('\n'), key!, 'list never shows a key')
+
+  lines.length = 0
+  await keysCommand(app.db, ['revoke', key!.slice(0, 12)], (line) => lines.push(line))
+  t.match(lines[0], /^Revoked key crm_[\w-]{8} \(id 1, "Accounts office"\) at \S+\.$/)
+  const after = await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: `Bearer ${key}` } })
+  t.equal(after.statusCode, 401, 'a revoked key is refused at once')
+  lines.length = 0
+  await keysCommand(app.db, ['list'], (line) => lines.push(line))
+  t.match(lines[0], /\trevoked \S+\t/)
+  lines.length = 0
+  await keysCommand(app.db, ['revoke', '1'], (line) => lines.push(line))
+  t.match(lines[0], /^Revoked key/, 'revoking again (by id) keeps the first time')
+})
+
+t.test('refusals: unknown commands, bad names and roles, unknown keys', async (t) => {
+  const app = await build(t)
+  const print = () => {}
+  await t.rejects(keysCommand(app.db, [], print), /Usage:/)
+  await t.rejects(keysCommand(app.db, ['rotate'], print), /Usage:/)
+  await t.rejects(keysCommand(app.db, ['create', '--name', 'x', '--role', 'owner'], print), /--role must be reader, editor or admin/)
+  await t.rejects(keysCommand(app.db, ['create', '--role', 'admin'], print), /--name must be one line/)
+  await t.rejects(keysCommand(app.db, ['create', '--name', 'a\nb', '--role', 'admin'], print), /--name must be one line/)
+  await t.rejects(keysCommand(app.db, ['revoke', 'crm_nothing1'], print), /Key crm_nothing1 does not exist/)
+  await t.rejects(keysCommand(app.db, ['list', '--colour'], print), /Unknown option/)
+  t.same(await app.db.selectFrom('api_keys').selectAll().execute(), [], 'nothing stored')
+})
+
+t.test('npm run keys runs on DATABASE_URL, migrating it first; exit codes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'crm-keys-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const run = async (...args: string[]) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/keys.ts', ...args], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', DATABASE_URL: join(dir, 'crm.sqlite') },
+    })
+    let out = ''
+    child.stdout.on('data', (chunk) => (out += chunk))
+    child.stderr.on('data', (chunk) => (out += chunk))
+    const [code] = await once(child, 'exit')
+    return { code, out }
+  }
+  const created = await run('create', '--name', 'CI', '--role', 'admin')
+  t.equal(created.code, 0)
+  t.match(created.out, /Created admin key crm_[\w-]{8} \(id 1\) for "CI"\.\nKey \(shown only now; keep it secret\): crm_[\w-]{43}\n/)
+  const usage = await run('launch')
+  t.equal(usage.code, 2)
+  t.match(usage.out, /Usage:/)
+})

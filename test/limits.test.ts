@@ -1,0 +1,131 @@
+// Request ids, rate limits, security headers, the pressure valve, the probes, and what the logs keep out.
+import t from 'tap'
+import { createKey } from '../src/services/keys.js'
+import { build, client, newCustomer, problemOf, TEST_KEY } from './helper.js'
+
+t.test('every response carries X-Request-Id: a sane incoming one is kept, and problems and logs name it', async (t) => {
+  const app = await build(t)
+  const given = await app.inject({ url: '/api/get/customer?id=9', headers: { 'x-request-id': 'trace-42.a:b' } })
+  t.equal(given.headers['x-request-id'], 'trace-42.a:b', 'kept')
+  t.equal(given.json().instance, 'urn:request:trace-42.a%3Ab', 'the problem names it as its instance')
+  t.ok(
+    app.logs().filter((line) => line.req || line.res).every((line) => line.reqId !== undefined),
+    'every request log line has the request id',
+  )
+  t.ok(app.logs().some((line) => line.reqId === 'trace-42.a:b'), 'the logs name it')
+
+  for (const insane of ['a b', 'x'.repeat(129), '<script>', '']) {
+    const res = await app.inject({ url: '/api/get/customer?id=9', headers: { 'x-request-id': insane } })
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, `${JSON.stringify(insane.slice(0, 10))} is replaced by a new UUID`)
+  }
+  const fresh = await app.inject({ url: '/health' })
+  t.match(fresh.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'a request without one gets one, public routes too')
+  const unknown = await app.inject({ url: '/nowhere' })
+  t.match(unknown.json(), { instance: `urn:request:${unknown.headers['x-request-id']}` }, 'and unknown routes')
+})
+
+t.test('keys and Authorization headers never reach the logs', async (t) => {
+  const app = await build(t, { LOG_LEVEL: 'trace' })
+  const { key } = await createKey(app.db, 'reader', 'reader')
+  await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: `Bearer ${key}` } })
+  await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-api-key': key } })
+  await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: `Bearer ${TEST_KEY}` } })
+  const text = JSON.stringify(app.logs())
+  t.notMatch(text, key, 'a stored key is not logged')
+  t.notMatch(text, TEST_KEY, 'API_KEY is not logged')
+  t.match(text, key.slice(0, 12), 'its prefix names it')
+})
+
+t.test('rate limits: per key and per address, with RateLimit headers and a 429 problem with Retry-After', async (t) => {
+  const app = await build(t, { RATE_LIMIT_PER_MINUTE: 3 })
+  const { key } = await createKey(app.db, 'other', 'reader')
+  const api = client(app)
+  const first = await api.get('/api/get/customer', { query: { id: 1 } })
+  t.equal(first.headers['ratelimit-limit'], '3')
+  t.equal(first.headers['ratelimit-remaining'], '2')
+  t.ok(Number(first.headers['ratelimit-reset']) > 0, 'RateLimit-Reset in seconds')
+  await api.get('/api/get/customer', { query: { id: 1 } })
+  await api.get('/api/get/customer', { query: { id: 1 } })
+  const limited = await api.post('/api/add/customer', newCustomer())
+  t.equal(limited.status, 429, 'the fourth request in a minute is refused')
+  t.match(limited.headers['content-type'], /^application\/problem\+json/)
+  t.match(limited.body, { ...problemOf(429), detail: /3 a minute/ })
+  t.ok(Number(limited.headers['retry-after']) > 0, 'with Retry-After')
+  t.equal(await app.db.selectFrom('customers').selectAll().execute().then((rows) => rows.length), 0, 'nothing stored')
+
+  const otherKey = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-api-key': key } })
+  t.equal(otherKey.statusCode, 404, 'another key has its own count')
+  for (let i = 0; i < 3; i++) await app.injectAs({ url: '/api/get/customer?id=1', remoteAddress: '10.0.0.7' })
+  const address = await app.injectAs({ url: '/api/get/customer?id=1', remoteAddress: '10.0.0.7' })
+  t.equal(address.statusCode, 429, 'without a key, requests count per address (401s too)')
+  const probe = await app.injectAs({ url: '/health', remoteAddress: '10.0.0.7' })
+  t.equal(probe.statusCode, 200, 'the probes are not limited')
+})
+
+t.test('security headers on every answer, with a policy Swagger UI and the page live with', async (t) => {
+  const app = await build(t)
+  for (const url of ['/', '/docs/', '/api/get/customer?id=1', '/openapi.json']) {
+    const res = await app.inject({ url })
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${url}: nosniff`)
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', `${url}: no framing by other sites`)
+    const policy = String(res.headers['content-security-policy'])
+    t.match(policy, /default-src 'self'/, `${url}: a content security policy`)
+    t.match(policy, /form-action 'self'/, `${url}: forms post only here`)
+    t.notMatch(policy, /upgrade-insecure-requests/, `${url}: plain HTTP is not upgraded`)
+  }
+})
+
+t.test('a saturated event loop answers 503 with Retry-After; /health still answers', async (t) => {
+  const app = await build(t, { MAX_EVENT_LOOP_DELAY_MS: 20 })
+  const until = Date.now() + 400
+  const block = () => {
+    while (Date.now() < until) {
+      // Busy: the event loop cannot turn.
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  block()
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  const res = await app.inject({ url: '/api/get/customer?id=1' })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '10')
+  t.match(res.json(), { ...problemOf(503), detail: /too busy/ })
+  t.equal((await app.inject({ url: '/health' })).statusCode, 200, 'the process is alive')
+})
+
+t.test('/health says the process lives; /ready says the database answers', async (t) => {
+  const app = await build(t)
+  t.same((await app.injectAs({ url: '/health' })).json(), { status: 'ok' })
+  t.same((await app.injectAs({ url: '/ready' })).json(), { status: 'ready' })
+  await app.db.destroy()
+  const down = await app.injectAs({ url: '/ready' })
+  t.equal(down.statusCode, 503, 'not ready once the database is gone')
+  t.equal(down.headers['retry-after'], '5')
+  t.match(down.json(), { ...problemOf(503), detail: 'The database does not answer.' })
+})
+
+t.test('a JSON body over the limit is a 413 problem; every string field has a maximum length', async (t) => {
+  const app = await build(t)
+  const big = await client(app).post('/api/add/customer', newCustomer({ address: 'x'.repeat(70 * 1024) }))
+  t.equal(big.status, 413)
+  t.match(big.body, problemOf(413))
+  const document = (await app.inject({ url: '/openapi.json' })).json()
+  const unbounded: string[] = []
+  const visit = (schema: unknown, path: string) => {
+    if (!schema || typeof schema !== 'object') return
+    const s = schema as Record<string, unknown>
+    const types = [s.type].flat()
+    // A pattern without open-ended repetition (the date's) bounds the length as well.
+    const boundedPattern = typeof s.pattern === 'string' && !/[*+]|\{\d+,\}/.test(s.pattern)
+    const bounded = s.maxLength !== undefined || s.enum !== undefined || boundedPattern || s.format === 'binary'
+    if (types.includes('string') && !bounded) unbounded.push(path)
+    for (const [key, value] of Object.entries(s)) if (key !== 'example' && key !== 'examples') visit(value, `${path}/${key}`)
+  }
+  for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      visit(operation.requestBody, `${method} ${path} body`)
+      for (const parameter of operation.parameters ?? []) visit(parameter.schema, `${method} ${path} ${parameter.name}`)
+    }
+  }
+  t.same(unbounded, [], 'every string a client sends has a maxLength')
+})
