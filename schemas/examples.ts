@@ -108,3 +108,21 @@ export const uploadReport = {
 /** Deleting the product (now customer 2's), then customer 1, who owns nothing any more. */
 export const productDeletion = { id: 1 } as const
 export const deleted = { deleted: [1] } as const
+
+/** Grace, an admin, makes a key for the accounts office; it lists as number 2 (1 is hers), then is revoked. */
+export const newKey = { name: 'Accounts office', role: 'editor' } as const
+export const createdKey = {
+  id: 2,
+  ...newKey,
+  prefix: 'crm_Xy3kP9aQ',
+  created: at(11),
+  revoked: null,
+  key: 'crm_Xy3kP9aQ7mW2vB8nR4tL6cJ1hF5gD0sE9uZ3yK7xA2w',
+} as const
+const { key: _secret, ...listedKey } = createdKey
+export const keyList = [
+  { id: 1, name: 'First admin key', role: 'admin', prefix: 'crm_Ab12Cd34', created: at(0), revoked: null },
+  listedKey,
+] as const
+export const keyRevocation = { id: 2 } as const
+export const revokedKey = { ...listedKey, revoked: at(12) } as const

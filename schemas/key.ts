@@ -1,6 +1,7 @@
 // API key schemas: the roles, the stored row, and a key as it is listed (never the key itself).
 import { type Static, Type } from '@sinclair/typebox'
-import { Id, Nullable, StringEnum, Text, Timestamp } from './common.js'
+import { Id, Nullable, Paging, StringEnum, Text, Timestamp } from './common.js'
+import * as examples from './examples.js'
 
 /** What a key may do: `reader` the lookups, `editor` also every change and upload, `admin` also exports and keys. */
 export const Role = StringEnum(['reader', 'editor', 'admin'], {
@@ -23,6 +24,30 @@ export const ApiKeySchema = Type.Object(
   { $id: 'ApiKey', description: 'An API key as listed: its secret part is never shown again.', additionalProperties: false },
 )
 export type ApiKey = Static<typeof ApiKeySchema>
+
+export const CreatedApiKeySchema = Type.Object(
+  {
+    ...ApiKeySchema.properties,
+    key: Type.String({
+      description: 'The key itself: shown this once, never again (only its hash is stored). Keep it secret.',
+      examples: [examples.createdKey.key],
+    }),
+  },
+  { description: 'A new key, with the key itself.', additionalProperties: false },
+)
+
+export const CreateKeySchema = Type.Object(
+  { name: KeyName, role: Role },
+  { additionalProperties: false, description: 'A new key: who it is for, and its role.', examples: [examples.newKey] },
+)
+export type CreateKey = Static<typeof CreateKeySchema>
+
+export const KeyIdSchema = Type.Object(
+  { id: { ...Id, description: 'The key to revoke.' } },
+  { additionalProperties: false, examples: [examples.keyRevocation] },
+)
+
+export const KeysQuerySchema = Type.Object({ ...Paging }, { additionalProperties: false })
 
 /** The `api_keys` table: `hash` is the SHA-256 (hex) of the key. */
 export const ApiKeyRowSchema = Type.Object({

@@ -478,6 +478,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/add/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make an API key
+         * @description `name` (who or what the key is for) and `role` are required. The answer holds the key itself, this once: only its SHA-256 is stored, and lists show only its prefix.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        post: operations["addKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/get/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the API keys
+         * @description Every key, oldest first, revoked ones too, paged by `limit` and `offset`; never the keys themselves.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/revoke/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke an API key
+         * @description The key with `id` stops working at once. Revoking a revoked key changes nothing and answers it as it is.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        post: operations["revokeKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -887,6 +953,42 @@ export interface components {
              * @example 2026-11-29T15:44:42.123Z
              */
             created: string;
+        };
+        /** @description An API key as listed: its secret part is never shown again. */
+        ApiKey: {
+            /**
+             * @description Record id. A string of digits such as `"5"` is accepted too.
+             * @example 1
+             */
+            id: number;
+            /**
+             * @description Who or what the key is for.
+             * @example Accounts office
+             */
+            name: string;
+            /**
+             * @description reader: the lookups; editor: also every change and the uploads; admin: also the exports and keys.
+             * @example editor
+             * @enum {string}
+             */
+            role: "reader" | "editor" | "admin";
+            /**
+             * @description The start of the key, to tell keys apart.
+             * @example crm_Xy3kP9aQ
+             */
+            prefix: string;
+            /**
+             * Format: date-time
+             * @description UTC time, ISO 8601, set by the server.
+             * @example 2026-11-29T15:44:42.123Z
+             */
+            created: string;
+            /**
+             * Format: date-time
+             * @description When the key was revoked; null while it works.
+             * @example 2026-11-29T15:44:42.123Z
+             */
+            revoked: string | null;
         };
     };
     responses: never;
@@ -4011,6 +4113,420 @@ export interface operations {
             };
             /** @description The key's role is not enough for this operation. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new key: who it is for, and its role. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Accounts office",
+                 *       "role": "editor"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description Who or what the key is for.
+                     * @example Accounts office
+                     */
+                    name: string;
+                    /**
+                     * @description reader: the lookups; editor: also every change and the uploads; admin: also the exports and keys.
+                     * @example editor
+                     * @enum {string}
+                     */
+                    role: "reader" | "editor" | "admin";
+                };
+            };
+        };
+        responses: {
+            /** @description The new key, with the key itself. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 2,
+                     *       "name": "Accounts office",
+                     *       "role": "editor",
+                     *       "prefix": "crm_Xy3kP9aQ",
+                     *       "created": "2026-11-29T15:11:00.000Z",
+                     *       "revoked": null,
+                     *       "key": "crm_Xy3kP9aQ7mW2vB8nR4tL6cJ1hF5gD0sE9uZ3yK7xA2w"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description Record id. A string of digits such as `"5"` is accepted too.
+                         * @example 1
+                         */
+                        id: number;
+                        /**
+                         * @description Who or what the key is for.
+                         * @example Accounts office
+                         */
+                        name: string;
+                        /**
+                         * @description reader: the lookups; editor: also every change and the uploads; admin: also the exports and keys.
+                         * @example editor
+                         * @enum {string}
+                         */
+                        role: "reader" | "editor" | "admin";
+                        /**
+                         * @description The start of the key, to tell keys apart.
+                         * @example crm_Xy3kP9aQ
+                         */
+                        prefix: string;
+                        /**
+                         * Format: date-time
+                         * @description UTC time, ISO 8601, set by the server.
+                         * @example 2026-11-29T15:44:42.123Z
+                         */
+                        created: string;
+                        /**
+                         * Format: date-time
+                         * @description When the key was revoked; null while it works.
+                         * @example 2026-11-29T15:44:42.123Z
+                         */
+                        revoked: string | null;
+                        /**
+                         * @description The key itself: shown this once, never again (only its hash is stored). Keep it secret.
+                         * @example crm_Xy3kP9aQ7mW2vB8nR4tL6cJ1hF5gD0sE9uZ3yK7xA2w
+                         */
+                        key: string;
+                    };
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: {
+                /**
+                 * @description How many records a list holds at most.
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description How many records of the list to skip, in id order.
+                 * @example 0
+                 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 1,
+                     *         "name": "First admin key",
+                     *         "role": "admin",
+                     *         "prefix": "crm_Ab12Cd34",
+                     *         "created": "2026-11-29T15:00:00.000Z",
+                     *         "revoked": null
+                     *       },
+                     *       {
+                     *         "id": 2,
+                     *         "name": "Accounts office",
+                     *         "role": "editor",
+                     *         "prefix": "crm_Xy3kP9aQ",
+                     *         "created": "2026-11-29T15:11:00.000Z",
+                     *         "revoked": null
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["ApiKey"][];
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": 2
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The key to revoke.
+                     * @example 1
+                     */
+                    id: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The revoked key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 2,
+                     *       "name": "Accounts office",
+                     *       "role": "editor",
+                     *       "prefix": "crm_Xy3kP9aQ",
+                     *       "created": "2026-11-29T15:11:00.000Z",
+                     *       "revoked": "2026-11-29T15:12:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key has this `id`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,6 +18,7 @@ import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
 import * as exports from './routes/exports.js'
 import * as feedback from './routes/feedback.js'
+import * as keys from './routes/keys.js'
 import * as products from './routes/products.js'
 import health from './routes/health.js'
 import page from './routes/page.js'
@@ -26,7 +27,7 @@ import * as uploads from './routes/uploads.js'
 import { ajvOptions, buildValidator } from './validation.js'
 
 /** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
-const endpointGroups = [customers, products, feedback, requests, uploads, exports]
+const endpointGroups = [customers, products, feedback, requests, uploads, exports, keys]
 
 /**
  * A value whose percent-escapes are not UTF-8 cannot be text anyone typed: it reads as a lone

@@ -38,6 +38,7 @@ t.test('every operation names its role: reader for lookups, editor for changes a
     getBrandFeedback: 'reader', getProductFeedback: 'reader', openTicket: 'editor', closeTicket: 'editor',
     getTicket: 'reader', uploadCustomers: 'editor', uploadProducts: 'editor', getUploadReport: 'reader',
     exportCustomers: 'admin', exportProducts: 'admin', listExportRecords: 'admin',
+    addKey: 'admin', listKeys: 'admin', revokeKey: 'admin',
   })
 })
 

@@ -45,6 +45,22 @@ t.test('a customer CSV uploaded through the page gets a report page, and its val
   t.equal(await page.getByLabel('Product file').count(), 1, 'the product file input is reachable by its label')
   t.equal(await page.locator('#mode').inputValue(), 'insert', 'the mode is "skip the row" by default')
 
+  // A browser without the login is challenged with Basic (its login prompt), and nothing is stored.
+  const { page: stranger } = await openBrowser(t, { login: false })
+  await stranger.goto(base + '/')
+  await stranger.getByLabel('Customer file').setInputFiles(file)
+  // (Headless Chromium has no prompt to show: with no login to give, it fails the navigation.)
+  const [challenged] = await Promise.all([
+    stranger.waitForNavigation({ timeout: WAIT }).then(
+      () => 'navigated',
+      (error: Error) => error.message,
+    ),
+    stranger.getByRole('button', { name: 'Upload customers' }).click(),
+  ])
+  t.match(challenged, /ERR_INVALID_AUTH_CREDENTIALS/, 'without a login, the browser is asked for one')
+  t.same(await app.db.selectFrom('customers').selectAll().execute(), [], 'nothing stored')
+
+  // This browser answers the challenge with the key as the password, as a person types it.
   await input.setInputFiles(file)
   const [response] = await Promise.all([
     page.waitForNavigation({ timeout: WAIT }),

@@ -27,12 +27,16 @@ export async function startApp(t: Test): Promise<{ app: App; base: string }> {
 
 /**
  * Headless Chromium with a fresh context and page; all closed when `t` ends. A launch failure fails
- * the test. The browser answers a Basic login prompt with the admin key, as a person would type it.
+ * the test. With `login`, the browser answers a Basic login prompt with the admin key, as a person
+ * would type it; without, it has no login to give.
  */
-export async function openBrowser(t: Test): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
+export async function openBrowser(
+  t: Test,
+  { login = true } = {},
+): Promise<{ browser: Browser; context: BrowserContext; page: Page }> {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15_000 })
   t.teardown(() => browser.close())
-  const context = await browser.newContext({ httpCredentials: { username: 'office', password: TEST_KEY } })
+  const context = await browser.newContext(login ? { httpCredentials: { username: 'office', password: TEST_KEY } } : {})
   t.teardown(() => context.close())
   context.setDefaultTimeout(WAIT)
   context.setDefaultNavigationTimeout(WAIT)

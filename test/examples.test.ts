@@ -3,6 +3,7 @@
 import t from 'tap'
 import document from '../openapi.json' with { type: 'json' }
 import * as story from '../schemas/examples.js'
+import { createKey } from '../src/services/keys.js'
 import { build, client, upload } from './helper.js'
 
 type Media = { example?: unknown; schema?: unknown }
@@ -17,8 +18,8 @@ for (const [path, methods] of Object.entries(document.paths as unknown as Record
   for (const [method, operation] of Object.entries(methods)) operations.set(operation.operationId, { method, path, operation })
 }
 
-/** The times and request ids the server sets, which no example can know. */
-const SET_BY_SERVER = new Set(['created', 'updated', 'opened', 'closed', 'requestid'])
+/** The times, request ids and key material the server makes, which no example can know. */
+const SET_BY_SERVER = new Set(['created', 'updated', 'opened', 'closed', 'revoked', 'requestid', 'prefix', 'key'])
 /** A record or list with what the server sets replaced by a placeholder (a `null` stays `null`). */
 const comparable = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(comparable)
@@ -105,6 +106,12 @@ t.test('each request example gets the answer its example shows, in the order of 
 
   await play('deleteProduct', 200)
   await play('deleteCustomer', 200)
+
+  // Keys: the first admin key exists (as a first start makes it); Grace makes one, lists, revokes it.
+  await createKey(app.db, 'First admin key', 'admin')
+  await play('addKey', 201)
+  await play('listKeys', 200, {})
+  await play('revokeKey', 200)
 
   t.same(
     [...operations.keys()].filter((id) => !played.has(id)).sort(),

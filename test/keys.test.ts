@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { keysCommand } from '../src/keys.js'
 import { hashKey } from '../src/services/keys.js'
-import { build } from './helper.js'
+import { build, client, newCustomer } from './helper.js'
 
 t.test('create shows the key once and stores its hash; the key works with its role; revoke ends it', async (t) => {
   const app = await build(t)
@@ -76,4 +76,31 @@ t.test('npm run keys runs on DATABASE_URL, migrating it first; exit codes', asyn
   const usage = await run('launch')
   t.equal(usage.code, 2)
   t.match(usage.out, /Usage:/)
+})
+
+t.test('admins manage keys over the API too: make one (shown once), list, revoke', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const made = await api.post('/api/add/key', { name: 'Shop tablet', role: 'editor' })
+  t.equal(made.status, 201)
+  t.match(made.body, { id: 1, name: 'Shop tablet', role: 'editor', prefix: /^crm_[\w-]{8}$/, revoked: null, key: /^crm_[\w-]{43}$/ })
+  t.equal(made.body.prefix, made.body.key.slice(0, 12), 'the prefix is the start of the key')
+  const written = await app.injectAs({
+    method: 'POST', url: '/api/add/customer', payload: newCustomer(), headers: { authorization: `Bearer ${made.body.key}` },
+  })
+  t.equal(written.statusCode, 201, 'the new editor key writes')
+  const listed = await api.get('/api/get/keys')
+  t.match(listed.body, [{ id: 1, prefix: made.body.prefix, revoked: null }])
+  t.notOk(JSON.stringify(listed.body).includes(made.body.key), 'the list never holds a key')
+  t.notOk('key' in listed.body[0], 'nor a key field')
+
+  const revoked = await api.post('/api/revoke/key', { id: 1 })
+  t.equal(revoked.status, 200)
+  t.match(revoked.body, { id: 1, revoked: String })
+  const refused = await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: `Bearer ${made.body.key}` } })
+  t.equal(refused.statusCode, 401, 'a revoked key is refused at once')
+  t.equal((await api.post('/api/revoke/key', { id: 9 })).status, 404, 'an unknown key: 404')
+  t.equal((await api.post('/api/add/key', { name: 'x', role: 'owner' })).status, 400, 'an unknown role: 400')
+  t.equal((await api.post('/api/add/key', { name: 'x', role: 'admin', key: 'mine' })).status, 400, 'a key cannot be chosen')
+  t.equal(await app.db.selectFrom('api_keys').selectAll().execute().then((rows) => rows.length), 1, 'no other key stored')
 })

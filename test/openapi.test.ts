@@ -32,6 +32,9 @@ const statuses: Record<string, string[]> = {
   exportCustomers: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
   exportProducts: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
   listExportRecords: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
+  addKey: ['201', '400', '401', '403', '413', '415', '429', '500', '503'],
+  listKeys: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
+  revokeKey: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
 }
 
 /** Lookups that are alternatives to `id`: no example, so tools that fill in examples send one lookup. */
@@ -66,10 +69,10 @@ t.test('every operation is documented completely', async (t) => {
     return tag.name
   })
   t.same(Object.keys(document.components.schemas).sort(), [
-    'BrandFeedback', 'Customer', 'CustomerRequest', 'Deleted', 'ExportRecord', 'FieldError', 'Problem', 'Product',
+    'ApiKey', 'BrandFeedback', 'Customer', 'CustomerRequest', 'Deleted', 'ExportRecord', 'FieldError', 'Problem', 'Product',
     'ProductFeedback', 'UploadReport',
   ])
-  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports'])
+  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports', 'keys'])
 
   const operationIds = new Set<string>()
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {

@@ -3,7 +3,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { ApiKey, Role } from '../../schemas/key.js'
 import type { Db } from '../db/connect.js'
 import { notFound } from '../errors.js'
-import { now } from './values.js'
+import type { Page } from '../../schemas/common.js'
+import { now, paged } from './values.js'
 
 /** Every key starts so, which lets secret scanners and people recognise one. */
 const KEY_START = 'crm_'
@@ -32,8 +33,11 @@ export async function createKey(db: Db, name: string, role: Role): Promise<ApiKe
   return { ...record, key }
 }
 
-/** Every key, oldest first, revoked ones included. */
-export const listKeys = (db: Db): Promise<ApiKey[]> => db.selectFrom('api_keys').select(listed).orderBy('id').execute()
+/** The keys, oldest first, revoked ones included; all of them unless a page is asked for. */
+export function listKeys(db: Db, page?: Page): Promise<ApiKey[]> {
+  const query = db.selectFrom('api_keys').select(listed)
+  return (page ? paged(page)(query) : query.orderBy('id')).execute()
+}
 
 /** Whether any key exists, revoked or not. */
 export async function anyKey(db: Db): Promise<boolean> {
