@@ -5,14 +5,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { sharedSchemas } from '../schemas/common.js'
 import { type Config, loadConfig } from './config.js'
-import helmet from '@fastify/helmet'
-import rateLimit from '@fastify/rate-limit'
-import underPressure from '@fastify/under-pressure'
-import auth, { identify } from './plugins/auth.js'
-import { HttpProblem } from './errors.js'
+import auth from './plugins/auth.js'
 import db from './plugins/db.js'
 import errors from './plugins/errors.js'
 import parameters from './plugins/parameters.js'
+import protection, { limitRate } from './plugins/protection.js'
 import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
@@ -89,27 +86,7 @@ export async function buildApp(options: AppOptions) {
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.addHttpMethod('GET', { hasBody: true, overrideExisting: true })
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
-  // Security headers everywhere; the policy keeps Swagger UI (its own scripts and styles, inline
-  // SVG images) and the upload page (inline styles, forms posting here) working. No upgrade of
-  // http requests: the server itself speaks plain HTTP, behind a proxy that may add TLS.
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: { 'upgrade-insecure-requests': null, 'img-src': ["'self'", 'data:'], 'form-action': ["'self'"] },
-    },
-  })
-  // A saturated event loop answers 503 with Retry-After at once, instead of queueing more work.
-  await app.register(underPressure, {
-    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
-    sampleInterval: Math.min(1000, Math.max(10, Math.floor(config.MAX_EVENT_LOOP_DELAY_MS / 2))),
-    pressureHandler: async (_request, _reply, type, value) => {
-      throw new HttpProblem(503, `The server is too busy to take this request (${type} ${Math.round(value ?? 0)}); try again shortly.`, undefined, {
-        'retry-after': '10',
-      })
-    },
-  })
+  await app.register(protection, { config })
   for (const schema of sharedSchemas) app.addSchema(schema)
   await app.register(shutdown)
   await app.register(db, { url: config.DATABASE_URL })
@@ -121,18 +98,7 @@ export async function buildApp(options: AppOptions) {
 
   // Every endpoint group lives in this one context: the place where a request is admitted.
   await app.register(async function api(api) {
-    // Counted per key (or per address without a valid one) before the key's role is checked.
-    await api.register(rateLimit, {
-      max: config.RATE_LIMIT_PER_MINUTE,
-      timeWindow: 60_000,
-      enableDraftSpec: true,
-      keyGenerator: async (request) => {
-        const caller = await identify(request, app.db, config.API_KEY)
-        return caller ? `key ${caller.key}` : `address ${request.ip}`
-      },
-      errorResponseBuilder: (_request, { max, after }) =>
-        new HttpProblem(429, `Too many requests: ${max} a minute are allowed; try again in ${after}.`),
-    })
+    await api.register(limitRate, { config })
     await api.register(auth, { apiKey: config.API_KEY })
     for (const group of endpointGroups) await api.register(group.default, { config })
     await api.register(page)
