@@ -3,6 +3,9 @@ import { type Static, Type } from '@sinclair/typebox'
 import { Id, StringEnum, Timestamp } from './common.js'
 
 /** How many skipped rows a report lists; every skipped row is logged, and `skipped` counts them all. */
+/** The longest file name an upload takes (most file systems allow 255 bytes). */
+export const FILENAME_MAX_LENGTH = 255
+
 export const REPORT_ERRORS_LIMIT = 1000
 
 const count = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] })
@@ -25,7 +28,11 @@ export const UploadReportSchema = Type.Object(
     id: { ...Id, description: 'The report id, for fetching it again.' },
     kind: UploadKind,
     mode: UploadMode,
-    filename: Type.String({ description: 'The name of the uploaded file.', examples: ['customers.xlsx'] }),
+    filename: Type.String({
+      maxLength: FILENAME_MAX_LENGTH,
+      description: `The name of the uploaded file (at most ${FILENAME_MAX_LENGTH} characters).`,
+      examples: ['customers.xlsx'],
+    }),
     rows: count('Data rows read (header and blank rows not counted).', 4),
     inserted: count('Rows stored as new records.', 2),
     updated: count('Rows that updated an existing customer (upsert mode only).', 1),

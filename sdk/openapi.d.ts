@@ -853,7 +853,7 @@ export interface components {
              */
             mode: "insert" | "upsert";
             /**
-             * @description The name of the uploaded file.
+             * @description The name of the uploaded file (at most 255 characters).
              * @example customers.xlsx
              */
             filename: string;

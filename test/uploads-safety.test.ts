@@ -178,6 +178,13 @@ t.test('an upload that is not a multipart form, or holds no file', async (t) => 
   t.same(noneChosen.body.errors, [{ field: '(body)', message: 'must hold a file: none was chosen' }])
   const nameless = await upload(app, '/upload/customers', { filename: '', content: 'Ada,ada@example.com,London\n' })
   t.equal(nameless.status, 415, 'a file without a name cannot say what it is')
+  const longName = await upload(app, '/upload/customers', { filename: `${'x'.repeat(252)}.csv`, content: 'Ada,ada@example.com,London\n' })
+  t.equal(longName.status, 400, 'a file name over 255 characters is refused')
+  t.same(longName.body.errors, [{ field: '(body)', message: 'must hold a file whose name is at most 255 characters long' }])
+  const longest = await upload(app, '/upload/customers', { filename: `${'x'.repeat(251)}.csv`, content: 'Ada,ada@example.com,London\n' })
+  t.equal(longest.status, 201, 'one of 255 is taken')
+  await app.db.deleteFrom('customers').execute()
+  await app.db.deleteFrom('upload_reports').execute()
   await nothingStored(t, app)
 })
 

@@ -14,6 +14,7 @@ import {
   UploadMode,
   UploadReportQuerySchema,
   UploadReportSchema,
+  FILENAME_MAX_LENGTH,
   type UploadReport,
   uploadForm,
 } from '../../schemas/upload.js'
@@ -140,6 +141,9 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
         )
       }
       // A form sent without choosing a file still has the file part, with no name and no content.
+      if (filename && filename.length > FILENAME_MAX_LENGTH) {
+        throw invalid('(body)', `must hold a file whose name is at most ${FILENAME_MAX_LENGTH} characters long`)
+      }
       // (A part with `filename=""` has no name at all, as the multipart parser reads it.)
       if (!filename && stream.bytesRead === 0) throw invalid('(body)', 'must hold a file: none was chosen')
       const format = formatOf(filename ?? '')
