@@ -1,8 +1,6 @@
 // Online backups (`npm run backup`, src/db/backup.ts): a consistent copy of the live database taken
 // while the API goes on writing, restored and served again, and the refusals of the command.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import {
   copyFileSync,
   existsSync,
@@ -24,12 +22,12 @@ import { BackupError, backupDatabase, describeBackup } from '../src/db/backup.js
 import { connect } from '../src/db/connect.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { newCustomer } from './helper.js'
+import { runScript } from './process.js'
 
 // Two apps on files, a few thousand rows, and five runs of the command through tsx: about 10 s
 // alone on two cores; the ceiling leaves room for a machine busy with the other test files.
 t.setTimeout(60_000)
 
-const root = new URL('..', import.meta.url).pathname
 /** The admin key the apps accept (API_KEY); 30 random bytes are 40 base64url characters. */
 const KEY = randomBytes(30).toString('base64url')
 const AUTH = { authorization: `Bearer ${KEY}` }
@@ -51,25 +49,6 @@ async function fileApp(t: Test, filename: string): Promise<App> {
   t.teardown(() => app.close())
   await app.ready()
   return app
-}
-
-type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<number | null> }
-
-/** Runs `npm run backup` from source (src/backup.ts) with only PATH and `env` set; killed on teardown if still running. */
-function runBackup(t: Test, args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/backup.ts', ...args], {
-    cwd: root,
-    // tap's coverage is off in the children: their tsx source maps would garble the report.
-    env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  t.teardown(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')))
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk) => (stdout += chunk))
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, stdout: () => stdout, stderr: () => stderr, exit }
 }
 
 /** Seeds the live database straight through `app.db`: customers, products, feedback and tickets. */
@@ -218,7 +197,7 @@ t.test('backups of the live database while the API writes to it, and a restore f
   const cli = join(dir, 'backups', 'cli.sqlite')
   writeFileSync(cli, 'an older backup')
   const beforeCli = SEEDED_CUSTOMERS + writer.acknowledged()
-  const command = runBackup(t, ['--force', cli], { DATABASE_URL: live, API_KEY: KEY })
+  const command = runScript(t, 'src/backup.ts', ['--force', cli], { DATABASE_URL: live, API_KEY: KEY })
   const exit = await command.exit
   const duringCli = writer.acknowledged() + SEEDED_CUSTOMERS - beforeCli
   t.same(await writer.stop(), [], 'every write of the stream was acknowledged (201)')
@@ -300,10 +279,10 @@ t.test('npm run backup refuses what it cannot do right, with a message and a non
 
   // (--force is used by the backup taken while the API writes, above.)
   const [noFile, memory, missing, exists] = [
-    runBackup(t, [], { DATABASE_URL: live }),
-    runBackup(t, [join(dir, 'memory.sqlite')], { DATABASE_URL: ':memory:' }),
-    runBackup(t, [join(dir, 'missing-backup.sqlite')], { DATABASE_URL: join(dir, 'nowhere', 'crm.sqlite') }),
-    runBackup(t, [existing], { DATABASE_URL: live }),
+    runScript(t, 'src/backup.ts', [], { DATABASE_URL: live }),
+    runScript(t, 'src/backup.ts', [join(dir, 'memory.sqlite')], { DATABASE_URL: ':memory:' }),
+    runScript(t, 'src/backup.ts', [join(dir, 'missing-backup.sqlite')], { DATABASE_URL: join(dir, 'nowhere', 'crm.sqlite') }),
+    runScript(t, 'src/backup.ts', [existing], { DATABASE_URL: live }),
   ]
 
   t.equal(await noFile.exit, 2, 'no FILE: a usage error (exit code 2)')

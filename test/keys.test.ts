@@ -1,6 +1,4 @@
 // `npm run keys`: create (the key shown once, only its hash stored), list, revoke; and its refusals.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +6,7 @@ import t from 'tap'
 import { keysCommand } from '../src/keys.js'
 import { hashKey } from '../src/services/keys.js'
 import { build, client, newCustomer } from './helper.js'
+import { runScript } from './process.js'
 
 t.test('create shows the key once and stores its hash; the key works with its role; revoke ends it', async (t) => {
   const app = await build(t)
@@ -60,15 +59,9 @@ t.test('npm run keys runs on DATABASE_URL, migrating it first; exit codes', asyn
   const dir = mkdtempSync(join(tmpdir(), 'crm-keys-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const run = async (...args: string[]) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/keys.ts', ...args], {
-      cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', DATABASE_URL: join(dir, 'crm.sqlite') },
-    })
-    let out = ''
-    child.stdout.on('data', (chunk) => (out += chunk))
-    child.stderr.on('data', (chunk) => (out += chunk))
-    const [code] = await once(child, 'exit')
-    return { code, out }
+    const { stdout, stderr, exit } = runScript(t, 'src/keys.ts', args, { DATABASE_URL: join(dir, 'crm.sqlite') })
+    const code = await exit
+    return { code, out: stdout() + stderr() }
   }
   const created = await run('create', '--name', 'CI', '--role', 'admin')
   t.equal(created.code, 0)

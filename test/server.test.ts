@@ -1,5 +1,4 @@
 // The server process: start-up, refusal of bad configuration, graceful shutdown, and the migrate command.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
@@ -9,31 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import SQLite from 'better-sqlite3'
 import t from 'tap'
 import { newCustomer } from './helper.js'
+import { type Run, runScript } from './process.js'
 
-const root = new URL('..', import.meta.url).pathname
 /** A temporary folder, removed when the tests of this file end. */
 const tempDir = () => {
   const dir = mkdtempSync(join(tmpdir(), 'crm-server-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir
-}
-
-type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<number | null> }
-
-function run(script: string, env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: root,
-    // The children run through tsx, whose source maps differ from the test runner's: their
-    // coverage would garble the report, so tap's coverage is off in them.
-    env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk) => (stdout += chunk))
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, stdout: () => stdout, stderr: () => stderr, exit }
 }
 
 /** Waits for the server's "listening" log line and returns its port. */
@@ -49,7 +30,7 @@ async function listeningPort(server: Run): Promise<number> {
 
 t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request in flight, then closes', async (t) => {
   const filename = join(tempDir(), 'data', 'crm.sqlite')
-  const server = run('src/server.ts', { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
+  const server = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
   t.teardown(() => void server.child.kill('SIGKILL'))
   const port = await listeningPort(server)
   t.match(server.stdout(), /"migration":"20261129_001_initial","status":"Success"/)
@@ -94,7 +75,7 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
   sqlite.close()
 
   // Started again: a key exists, so none is made or printed.
-  const again = run('src/server.ts', { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
+  const again = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
   t.teardown(() => void again.child.kill('SIGKILL'))
   await listeningPort(again)
   t.notMatch(again.stdout(), /crm_/, 'a later start prints no key')
@@ -103,7 +84,7 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
 })
 
 t.test('a bad configuration value stops start-up with a clear message', async (t) => {
-  const server = run('src/server.ts', { PORT: 'eighty', DATABASE_URL: ':memory:' })
+  const server = runScript(t, 'src/server.ts', [], { PORT: 'eighty', DATABASE_URL: ':memory:' })
   t.equal(await server.exit, 1)
   t.match(server.stderr(), /Invalid configuration: PORT="eighty": Expected integer/)
 })
@@ -113,7 +94,7 @@ t.test('a migration that fails stops start-up with a non-zero exit', async (t) =
   const sqlite = new SQLite(filename)
   sqlite.exec('create table customers (id integer)')
   sqlite.close()
-  const server = run('src/server.ts', { PORT: '0', DATABASE_URL: filename })
+  const server = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename })
   t.equal(await server.exit, 1)
   t.match(server.stderr() + server.stdout(), /Migration 20261129_001_initial failed: table `?"?customers"?`? already exists/)
   t.notMatch(server.stdout(), /Server listening/)
@@ -121,13 +102,13 @@ t.test('a migration that fails stops start-up with a non-zero exit', async (t) =
 
 t.test('npm run db:migrate applies pending migrations, then reports the database up to date', async (t) => {
   const filename = join(tempDir(), 'crm.sqlite')
-  const first = run('src/migrate.ts', { DATABASE_URL: filename })
+  const first = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: filename })
   t.equal(await first.exit, 0)
   t.match(first.stdout(), /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\nSuccess: 20261129_004_api_keys\nApplied 4 migration\(s\)\./)
-  const second = run('src/migrate.ts', { DATABASE_URL: filename })
+  const second = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: filename })
   t.equal(await second.exit, 0)
   t.match(second.stdout(), /The database is up to date\./)
-  const bad = run('src/migrate.ts', { DATABASE_URL: 'postgres://localhost/test' })
+  const bad = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: 'postgres://localhost/test' })
   t.equal(await bad.exit, 1)
   t.match(bad.stderr(), /PostgreSQL is not supported yet/)
 })
