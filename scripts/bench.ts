@@ -1,5 +1,6 @@
 // `npm run bench`: upload speed and memory of the built server, against bare baselines measured in the same run.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream, mkdtempSync, openAsBlob, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -48,6 +49,10 @@ function writeXlsx(name: string, rows: number, tag: string): string {
 
 type Server = { child: ChildProcess; url: string; peakRssMb: () => number }
 
+/** The admin key the benchmark's servers accept (API_KEY), sent with every request. */
+const KEY = randomBytes(30).toString('base64url')
+const AUTH = { authorization: `Bearer ${KEY}` }
+
 async function startServer(name: string): Promise<Server> {
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     cwd: root,
@@ -57,6 +62,7 @@ async function startServer(name: string): Promise<Server> {
       DATABASE_URL: join(work, `${name}.sqlite`),
       UPLOAD_MAX_BYTES: String(1024 * MB),
       LOG_LEVEL: 'info',
+      API_KEY: KEY,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -85,7 +91,7 @@ async function uploadFile(server: Server, path: string, filename: string) {
   const form = new FormData()
   form.append('custfile', await openAsBlob(path), filename)
   const start = performance.now()
-  const response = await fetch(`${server.url}/upload/customers`, { method: 'POST', body: form })
+  const response = await fetch(`${server.url}/upload/customers`, { method: 'POST', body: form, headers: AUTH })
   const report = (await response.json()) as { rows: number; inserted: number; skipped: number }
   const ms = performance.now() - start
   if (response.status !== 201 || report.skipped !== 0) throw new Error(`upload failed: ${JSON.stringify(report)}`)
@@ -217,7 +223,9 @@ async function seedCustomers(file: string, count: number) {
 
 async function download(server: Server) {
   const start = performance.now()
-  const response = await fetch(`${server.url}/api/customer/export?name=Bench&surname=Mark&email=bench@example.com`)
+  const response = await fetch(`${server.url}/api/customer/export?name=Bench&surname=Mark&email=bench@example.com`, {
+    headers: AUTH,
+  })
   let bytes = 0
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length
   if (response.status !== 200) throw new Error(`export failed: ${response.status}`)
