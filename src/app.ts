@@ -42,6 +42,12 @@ const parseQuery = (query: string) =>
     },
   })
 
+/** Fastify's `trustProxy` from TRUST_PROXY: nothing, `true` (any proxy), or the proxies' addresses. */
+function trustProxyOf(setting: string | undefined): boolean | string {
+  if (setting === undefined || setting === 'false') return false
+  return setting === 'true' ? true : setting
+}
+
 /** Request ids taken from `X-Request-Id`: short, and safe in logs, headers and URIs. */
 const SANE_REQUEST_ID = /^[\w.:@+=-]{1,128}$/
 
@@ -72,6 +78,7 @@ export async function buildApp(options: AppOptions) {
       const given = request.headers['x-request-id']
       return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID()
     },
+    trustProxy: trustProxyOf(config.TRUST_PROXY),
     bodyLimit: JSON_BODY_LIMIT,
     // GET routes read a JSON body (below); Fastify's automatic HEAD routes cannot coexist with that.
     exposeHeadRoutes: false,

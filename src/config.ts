@@ -33,6 +33,14 @@ export const ConfigSchema = Type.Object({
     default: 1000,
     description: 'Event loop delay above which requests are refused with 503 until it recovers.',
   }),
+  TRUST_PROXY: Type.Optional(
+    Type.String({
+      maxLength: 1000,
+      description:
+        'Behind a reverse proxy: `true` (trust any), or the addresses and CIDR ranges (comma-separated) ' +
+        'of the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.',
+    }),
+  ),
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'Least severe level of log lines written.',

@@ -1,6 +1,9 @@
 // Starts the API: reads the configuration, listens, and shuts down gracefully on SIGTERM or SIGINT.
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { type App, buildApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { type Config, ConfigError, loadConfig } from './config.js'
+import { parseDatabaseUrl } from './db/connect.js'
 import { anyKey, createKey } from './services/keys.js'
 
 /** How long in-flight requests get to finish after a shutdown signal before the process exits anyway. */
@@ -20,18 +23,26 @@ function shutDownOn(app: App, signal: NodeJS.Signals) {
 }
 
 /**
- * On the first start, with no key stored and no `API_KEY`, nobody could get in: make an admin key and
- * print it, this once, so that the person who started the server can authorise (in Swagger UI, say).
+ * On the first start, with no key stored and no `API_KEY`, nobody could get in: make an admin key
+ * and hand it, this once, to the person who started the server. On a terminal it is printed; when
+ * standard output is a log (a service, a container) it goes to a file beside the database that only
+ * its owner may read, and the log says where, never the key.
  */
-async function firstKey(app: App, configured: string | undefined) {
-  if (configured || (await anyKey(app.db))) return
+async function firstKey(app: App, config: Config) {
+  if (config.API_KEY || (await anyKey(app.db))) return
   const { key, prefix } = await createKey(app.db, 'First admin key', 'admin')
-  console.log(
-    `\nNo API key existed, so an admin key was made. It is shown only now; keep it secret:\n\n    ${key}\n\n` +
-      `Send it as "Authorization: Bearer <key>" (in Swagger UI: Authorize). Revoke it with ` +
-      `\`npm run keys -- revoke ${prefix}\` once you have made your own keys.\n`,
-  )
-  app.log.warn({ key: prefix }, 'made the first admin key and printed it')
+  const use =
+    `Send it as "Authorization: Bearer <key>" (in Swagger UI: Authorize). Revoke it with ` +
+    `\`npm run keys -- revoke ${prefix}\` once you have made your own keys.`
+  const { filename } = parseDatabaseUrl(config.DATABASE_URL)
+  if (process.stdout.isTTY || filename === ':memory:') {
+    console.log(`\nNo API key existed, so an admin key was made. It is shown only now; keep it secret:\n\n    ${key}\n\n${use}\n`)
+    app.log.warn({ key: prefix }, 'made the first admin key and printed it')
+    return
+  }
+  const file = join(dirname(filename), 'first-admin-key.txt')
+  writeFileSync(file, `${key}\n\n${use}\nDelete this file once you have kept the key somewhere safe.\n`, { mode: 0o600 })
+  app.log.warn({ key: prefix, file }, 'made the first admin key and wrote it to a file only its owner can read')
 }
 
 let config
@@ -47,7 +58,7 @@ let app: App | undefined
 try {
   // Opening the database and running its migrations happen here: a failure stops start-up.
   app = await buildApp({ config })
-  await firstKey(app, config.API_KEY)
+  await firstKey(app, config)
   await app.listen({ port: config.PORT, host: config.HOST })
   shutDownOn(app, 'SIGTERM')
   shutDownOn(app, 'SIGINT')

@@ -138,3 +138,25 @@ t.test('HTTP Basic works on the upload forms only, and only from this site', asy
   t.equal(json.headers['www-authenticate'], 'Bearer realm="CRM API"', 'an API client uploading gets a Bearer challenge')
   t.equal(await app.db.selectFrom('customers').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow().then((r) => Number(r.n)), 1, 'one upload stored')
 })
+
+t.test('X-API-Key still serves when a proxy has put an Authorization of its own', async (t) => {
+  const app = await build(t)
+  const res = await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: 'Token proxy', 'x-api-key': TEST_KEY } })
+  t.equal(res.statusCode, 404, 'admitted by X-API-Key')
+})
+
+t.test("another site's refused form posts do not use up the rate limit of the login they carry", async (t) => {
+  const app = await build(t, { RATE_LIMIT_PER_MINUTE: 2 })
+  const { key } = await createKey(app.db, 'office', 'editor')
+  const { payload, contentType } = await formData({ filename: 'c.csv', content: 'Ada Lovelace,ada@example.com,London\n' })
+  for (let i = 0; i < 3; i++) {
+    const res = await app.injectAs({
+      method: 'POST', url: '/upload/customers', payload,
+      headers: { 'content-type': contentType, 'sec-fetch-site': 'cross-site', ...basic(key) },
+      remoteAddress: '203.0.113.9',
+    })
+    t.ok([403, 429].includes(res.statusCode), `cross-site post ${i + 1}: refused (${res.statusCode})`)
+  }
+  const own = await app.injectAs({ url: '/upload/report?id=1', headers: { 'x-api-key': key } })
+  t.equal(own.statusCode, 404, "the key's own requests are not limited by them")
+})

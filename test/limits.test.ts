@@ -1,4 +1,6 @@
 // Request ids, rate limits, security headers, the pressure valve, the probes, and what the logs keep out.
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import t from 'tap'
 import { createKey } from '../src/services/keys.js'
 import { build, client, newCustomer, problemOf, TEST_KEY } from './helper.js'
@@ -128,4 +130,41 @@ t.test('a JSON body over the limit is a 413 problem; every string field has a ma
     }
   }
   t.same(unbounded, [], 'every string a client sends has a maxLength')
+})
+
+t.test('TRUST_PROXY: behind a proxy, the client address and scheme are the forwarded ones', async (t) => {
+  const app = await build(t, { TRUST_PROXY: 'true', RATE_LIMIT_PER_MINUTE: 1 })
+  const docs = await app.injectAs({ url: '/docs/json', headers: { host: 'crm.example.com', 'x-forwarded-proto': 'https' } })
+  t.same(docs.json().servers, [{ url: 'https://crm.example.com', description: 'This server' }], 'Swagger UI calls https')
+  const first = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-forwarded-for': '198.51.100.1' } })
+  const second = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-forwarded-for': '198.51.100.2' } })
+  t.same([first.statusCode, second.statusCode], [401, 401], 'clients behind one proxy are counted apart')
+  const again = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-forwarded-for': '198.51.100.1' } })
+  t.equal(again.statusCode, 429, 'each by its own address')
+  const untrusted = await build(t, { RATE_LIMIT_PER_MINUTE: 1 })
+  const plain = await untrusted.injectAs({ url: '/docs/json', headers: { host: 'crm.example.com', 'x-forwarded-proto': 'https' } })
+  t.same(plain.json().servers, [{ url: 'http://crm.example.com', description: 'This server' }], 'without it, forwarded headers are not believed')
+})
+
+t.test('a shutdown does not wait for a client that went away, nor for a connection that sends nothing', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  // A client that sends half a body and goes away.
+  await new Promise<void>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`POST /api/add/customer HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TEST_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"na`)
+      setTimeout(() => {
+        socket.destroy()
+        resolve()
+      }, 100)
+    })
+  })
+  // And one that connects and sends nothing at all.
+  const silent = connect(port, '127.0.0.1')
+  await once(silent, 'connect')
+  silent.on('error', () => {})
+  const started = Date.now()
+  await app.close()
+  t.ok(Date.now() - started < 1000, `closed in ${Date.now() - started} ms`)
 })

@@ -1,9 +1,9 @@
 // The server process: start-up, refusal of bad configuration, graceful shutdown, and the migrate command.
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import SQLite from 'better-sqlite3'
 import t from 'tap'
@@ -34,11 +34,15 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
   t.teardown(() => void server.child.kill('SIGKILL'))
   const port = await listeningPort(server)
   t.match(server.stdout(), /"migration":"20261129_001_initial","status":"Success"/)
-  // No key existed and API_KEY is not set: the first admin key is printed, once.
-  const key = /^ {4}(crm_[\w-]{43})$/m.exec(server.stdout())?.[1]
-  t.ok(key, 'the first start prints an admin key')
-  t.match(server.stdout(), /"msg":"made the first admin key and printed it"/)
-  t.notMatch(server.stdout().replace(`    ${key}\n`, ''), key ?? 'no key', 'the key appears nowhere else, not in any log line')
+  // No key existed and API_KEY is not set: the first admin key is made, and (standard output being
+  // a log here, not a terminal) written to a file beside the database that only its owner may read.
+  const keyFile = join(dirname(filename), 'first-admin-key.txt')
+  const key = /^(crm_[\w-]{43})$/m.exec(readFileSync(keyFile, 'utf8'))?.[1]
+  t.ok(key, 'the first start makes an admin key, in a file')
+  t.equal(statSync(keyFile).mode & 0o777, 0o600, 'that only its owner may read')
+  t.match(server.stdout(), /"msg":"made the first admin key and wrote it to a file only its owner can read"/)
+  t.match(server.stdout(), `"file":"${keyFile}"`, 'the log says where')
+  t.notMatch(server.stdout() + server.stderr(), key ?? 'no key', 'the key is in no log line')
 
   // A request whose body is still arriving when the signal comes.
   const body = JSON.stringify(newCustomer())
@@ -78,7 +82,7 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
   const again = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
   t.teardown(() => void again.child.kill('SIGKILL'))
   await listeningPort(again)
-  t.notMatch(again.stdout(), /crm_/, 'a later start prints no key')
+  t.notMatch(again.stdout(), /crm_|first admin key/, 'a later start makes no key')
   again.child.kill('SIGTERM')
   t.equal(await again.exit, 0)
 })

@@ -17,7 +17,10 @@ const REALM = 'CRM API'
 
 type Presented = { key: string; scheme: 'bearer' | 'header' | 'basic' }
 
-/** The key a request presents, if any, and how; a malformed `Authorization` presents none. */
+/**
+ * The key a request presents, if any, and how: `Authorization` (Bearer or Basic) first, then
+ * `X-API-Key`, which also serves when a proxy has put an `Authorization` of its own.
+ */
 function presented(request: FastifyRequest): Presented | undefined {
   const authorization = request.headers.authorization
   if (authorization) {
@@ -28,7 +31,6 @@ function presented(request: FastifyRequest): Presented | undefined {
       const colon = decoded.indexOf(':')
       if (colon >= 0 && colon < decoded.length - 1) return { key: decoded.slice(colon + 1), scheme: 'basic' }
     }
-    return undefined
   }
   const header = request.headers['x-api-key']
   if (typeof header === 'string' && header !== '') return { key: header, scheme: 'header' }
@@ -67,7 +69,10 @@ export function identify(request: FastifyRequest, db: Db, apiKey: string | undef
   let caller = identified.get(request)
   if (!caller) {
     const credentials = presented(request)
-    const usable = credentials && (credentials.scheme !== 'basic' || request.routeOptions.config.html)
+    // A Basic login counts only on the forms and from this site: another site's posts, refused,
+    // must not use up the rate limit of the key the browser remembers.
+    const usable =
+      credentials && (credentials.scheme !== 'basic' || (request.routeOptions.config.html && fromThisSite(request)))
     caller = usable ? callerOf(db, credentials.key, apiKey) : Promise.resolve(undefined)
     identified.set(request, caller)
   }
@@ -89,11 +94,11 @@ export default fp(
       if (credentials.scheme === 'basic' && !request.routeOptions.config.html) {
         throw unauthorized(request, 'HTTP Basic is accepted only by the upload page; send Authorization: Bearer <key>.')
       }
-      const caller = await identify(request, app.db, apiKey)
-      if (!caller) throw unauthorized(request, 'The API key is not valid, or it has been revoked.')
       if (credentials.scheme === 'basic' && !fromThisSite(request)) {
         throw new HttpProblem(403, 'A form posted from another site cannot use the login of this one.')
       }
+      const caller = await identify(request, app.db, apiKey)
+      if (!caller) throw unauthorized(request, 'The API key is not valid, or it has been revoked.')
       const needed = role ?? 'admin'
       if (rank(caller.role) < rank(needed)) {
         throw new HttpProblem(403, `This request needs the ${needed} role; the key ${caller.key} has the ${caller.role} role.`)
