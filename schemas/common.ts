@@ -151,12 +151,10 @@ export const ProblemSchema = Type.Object(
     errors: Type.Optional(
       Type.Array(Type.Ref(FieldErrorSchema), { description: 'Each invalid field (validation failures only).' }),
     ),
-    instance: Type.Optional(
-      Type.String({
-        description: 'This occurrence: `urn:request:` and the request id, as in `X-Request-Id` and the logs.',
-        examples: ['urn:request:0b7e3c1e-8d0f-4a3b-9f41-2f6d3c8a9e10'],
-      }),
-    ),
+    instance: Type.String({
+      description: 'This occurrence: `urn:request:` and the request id, as in `X-Request-Id` and the logs.',
+      examples: ['urn:request:0b7e3c1e-8d0f-4a3b-9f41-2f6d3c8a9e10'],
+    }),
   },
   {
     $id: 'Problem',
@@ -164,6 +162,8 @@ export const ProblemSchema = Type.Object(
   },
 )
 export type Problem = Static<typeof ProblemSchema>
+/** A problem as the application states it; the error handler adds the request's `instance`. */
+export type ProblemDetail = Omit<Problem, 'instance'>
 
 export const DeletedSchema = Type.Object(
   { deleted: Type.Array(Id, { description: 'The ids of the deleted records.', examples: [[1]] }) },

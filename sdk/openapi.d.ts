@@ -589,7 +589,7 @@ export interface components {
              * @description This occurrence: `urn:request:` and the request id, as in `X-Request-Id` and the logs.
              * @example urn:request:0b7e3c1e-8d0f-4a3b-9f41-2f6d3c8a9e10
              */
-            instance?: string;
+            instance: string;
         };
         /** @description What a delete removed. */
         Deleted: {

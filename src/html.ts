@@ -1,6 +1,6 @@
 // The few HTML pages: the upload page, an upload report, and a problem, for people using a browser.
 import type { FastifyRequest } from 'fastify'
-import type { Problem } from '../schemas/common.js'
+import type { ProblemDetail } from '../schemas/common.js'
 import type { UploadReport } from '../schemas/upload.js'
 import { ACCEPTED_EXTENSIONS } from './imports/formats.js'
 
@@ -128,7 +128,7 @@ ${rows}
   )
 }
 
-export function problemPage(problem: Problem): string {
+export function problemPage(problem: ProblemDetail): string {
   return layout(
     problem.title,
     `<h1>${escape(problem.title)}</h1>

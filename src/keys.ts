@@ -39,7 +39,8 @@ export async function keysCommand(db: Db, argv: string[], print: (line: string) 
       print(`${key.id}\t${key.prefix}\t${key.role}\t${state}\tcreated ${key.created}\t${key.name}`)
     }
   } else if (command === 'revoke' && rest.length === 1) {
-    const key = await revokeKey(db, rest[0]!)
+    const which = rest[0]!
+    const key = await revokeKey(db, /^\d+$/.test(which) ? Number(which) : which)
     print(`Revoked key ${key.prefix} (id ${key.id}, "${key.name}") at ${key.revoked}.`)
   } else {
     throw new UsageError(USAGE)

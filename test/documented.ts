@@ -18,7 +18,7 @@ const validators = new Map<string, ValidateFunction>()
 const pointer = (...segments: string[]) => segments.map((s) => s.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')
 
 /** The documented operation for a method and URL, if the document has one. */
-export function operationOf(method: string, url: string): Operation | undefined {
+function operationOf(method: string, url: string): Operation | undefined {
   const path = new URL(url, 'http://localhost').pathname
   return paths[path]?.[method.toLowerCase()]
 }

@@ -2,26 +2,26 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Problem } from '../../schemas/common.js'
+import type { ProblemDetail } from '../../schemas/common.js'
 import { type FieldError, HttpProblem, WHOLE_BODY, WHOLE_QUERY } from '../errors.js'
 import { prefersHtml, problemPage } from '../html.js'
 import { describeError, firstPerField } from '../validation.js'
 
 /** The problem+json body for `status`; `title` is the status phrase, as `about:blank` requires. */
-export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
+export function problem(status: number, detail: string, errors?: FieldError[]): ProblemDetail {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, ...(errors && { errors }) }
 }
 
 /** The problem's `instance`: the request id, which the logs and the `X-Request-Id` header carry too. */
 export const instanceOf = (request: FastifyRequest) => `urn:request:${encodeURIComponent(request.id)}`
 
-export function sendProblem(reply: FastifyReply, body: Problem) {
+export function sendProblem(reply: FastifyReply, body: ProblemDetail) {
   const instance = instanceOf(reply.request)
   return reply.code(body.status).type('application/problem+json').send({ ...body, instance })
 }
 
 /** The problem for invalid input: each field once, with the first thing wrong with it. */
-export function validationProblem(all: FieldError[]): Problem {
+export function validationProblem(all: FieldError[]): ProblemDetail {
   const errors = firstPerField(all)
   const list = errors.map((error) => `${error.field} ${error.message}`).join('; ')
   const count = errors.length === 1 ? '1 invalid field' : `${errors.length} invalid fields`
@@ -38,7 +38,7 @@ const frameworkDetail: Record<string, (error: FastifyError, request: FastifyRequ
     `The request body's Content-Type (${request.headers['content-type'] ?? 'none'}) is not supported; send application/json.`,
 }
 
-function toProblem(error: FastifyError, request: FastifyRequest): Problem {
+function toProblem(error: FastifyError, request: FastifyRequest): ProblemDetail {
   if (error.validation) {
     const context = error.validationContext === 'querystring' ? WHOLE_QUERY : WHOLE_BODY
     return validationProblem(error.validation.map((each) => describeError(each, context)))

@@ -74,7 +74,7 @@ const keys: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (request) => revokeKey(app.db, String(request.body.id)),
+    async (request) => revokeKey(app.db, request.body.id),
   )
 }
 

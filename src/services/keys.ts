@@ -44,11 +44,10 @@ export async function anyKey(db: Db): Promise<boolean> {
   return (await db.selectFrom('api_keys').select('id').limit(1).executeTakeFirst()) !== undefined
 }
 
-/** Revokes the key with this id or prefix; revoking a revoked key keeps its first revocation time. */
-export async function revokeKey(db: Db, which: string): Promise<ApiKey> {
-  const byId = /^\d+$/.test(which)
-  const match = db.selectFrom('api_keys').select(listed).where(byId ? 'id' : 'prefix', '=', byId ? Number(which) : which)
-  const key = await match.executeTakeFirst()
+/** Revokes the key with this id (a number) or prefix; revoking a revoked key keeps its first revocation time. */
+export async function revokeKey(db: Db, which: number | string): Promise<ApiKey> {
+  const match = db.selectFrom('api_keys').select(listed)
+  const key = await (typeof which === 'number' ? match.where('id', '=', which) : match.where('prefix', '=', which)).executeTakeFirst()
   if (!key) throw notFound(`Key ${which}`)
   if (key.revoked) return key
   return db
