@@ -11,8 +11,9 @@ import {
   type TString,
 } from '@sinclair/typebox'
 
-TypeRegistry.Set<{ enum: readonly string[] }>('StringEnum', (schema, value) =>
-  typeof value === 'string' && schema.enum.includes(value),
+TypeRegistry.Set<{ enum: readonly string[] }>(
+  'StringEnum',
+  (schema, value) => typeof value === 'string' && schema.enum.includes(value),
 )
 
 /** A string that is one of `values`, described as a plain `enum` (the form OpenAPI tools read best). */
@@ -64,8 +65,7 @@ export const DateOnly = (options: SchemaOptions = {}) =>
 export const Alternative = <T extends TSchema>({ examples: _examples, ...schema }: T): T => schema as T
 
 /** One line of text: a name, a phone number, a heading. */
-export const Text = (options: SchemaOptions & { maxLength: number }) =>
-  Type.String({ pattern: ONE_LINE, ...options })
+export const Text = (options: SchemaOptions & { maxLength: number }) => Type.String({ pattern: ONE_LINE, ...options })
 
 /** Text that may span lines: an address, a message. */
 export const MultilineText = (options: SchemaOptions & { maxLength: number }) =>
@@ -128,7 +128,8 @@ export const pageOf = (query: Partial<Page>): Page => ({
 export const FieldErrorSchema = Type.Object(
   {
     field: Type.String({
-      description: 'The request field at fault, as the client named it (`name`, `id`), or `(body)` or `(query)` for the whole.',
+      description:
+        'The request field at fault, as the client named it (`name`, `id`), or `(body)` or `(query)` for the whole.',
       examples: ['email'],
     }),
     message: Type.String({ description: 'What is wrong with it.', examples: ['must be an e-mail address'] }),

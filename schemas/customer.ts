@@ -22,9 +22,7 @@ const Address = MultilineText({
   examples: ['12 St James Square, London'],
 })
 
-const Phone = Nullable(
-  Text({ maxLength: 40, description: 'Phone number, or null.', examples: ['+44 20 7946 0958'] }),
-)
+const Phone = Nullable(Text({ maxLength: 40, description: 'Phone number, or null.', examples: ['+44 20 7946 0958'] }))
 
 // No `default` here: validation would fill it in on updates too, and reset the flags a client left out.
 const consent = (channel: string) =>

@@ -56,7 +56,12 @@ export const customerWithProduct = { ...customer, revenue: 249.99 } as const
 export const customerChange = { id: 1, status: 'inactive', optemail: false } as const
 export const changedCustomer = { ...customerWithProduct, ...customerChange, updated: at(3) } as const
 
-export const newBrandFeedback = { customerid: 1, heading: 'Great service', body: 'Quick and friendly.', nps: 9 } as const
+export const newBrandFeedback = {
+  customerid: 1,
+  heading: 'Great service',
+  body: 'Quick and friendly.',
+  nps: 9,
+} as const
 export const brandFeedback = { id: 1, ...newBrandFeedback, created: at(4) } as const
 
 export const newProductFeedback = {
@@ -69,10 +74,22 @@ export const newProductFeedback = {
 export const productFeedback = { id: 1, ...newProductFeedback, created: at(5) } as const
 
 export const newTicket = { request: 'My espresso machine leaks water.', customerid: 1 } as const
-export const openTicket = { id: 1, ...newTicket, resolved: false, resolution: null, opened: at(6), closed: null } as const
+export const openTicket = {
+  id: 1,
+  ...newTicket,
+  resolved: false,
+  resolution: null,
+  opened: at(6),
+  closed: null,
+} as const
 
 export const ticketClosing = { id: 1, resolved: true, resolution: 'Replaced the gasket under warranty.' } as const
-export const closedTicket = { ...openTicket, resolved: true, resolution: ticketClosing.resolution, closed: at(7) } as const
+export const closedTicket = {
+  ...openTicket,
+  resolved: true,
+  resolution: ticketClosing.resolution,
+  closed: at(7),
+} as const
 
 /** The product goes to customer 2 with a year more of warranty. */
 export const productChange = { id: 1, warranty: 3, changeto: 2 } as const

@@ -3,7 +3,10 @@ import { type Static, Type } from '@sinclair/typebox'
 import { Id, Paging, StringEnum, Text, Timestamp } from './common.js'
 import { Email } from './customer.js'
 
-export const ExportKind = StringEnum(['customers', 'products'], { description: 'What was exported.', examples: ['customers'] })
+export const ExportKind = StringEnum(['customers', 'products'], {
+  description: 'What was exported.',
+  examples: ['customers'],
+})
 
 export const ExportFormat = StringEnum(['xlsx', 'csv'], {
   description: 'The file: an Excel workbook (the default), or CSV (UTF-8 with a BOM).',
@@ -29,7 +32,10 @@ export const ExportRecordSchema = Type.Object(
     format: ExportFormat,
     ...requester,
     rows: Type.Integer({ minimum: 0, description: 'Records written to the file.', examples: [1250] }),
-    completed: Type.Boolean({ description: 'Whether the whole file was sent; false if the download stopped.', examples: [true] }),
+    completed: Type.Boolean({
+      description: 'Whether the whole file was sent; false if the download stopped.',
+      examples: [true],
+    }),
     requestid: Type.String({ description: 'The id of the request, as in the logs.', examples: ['req-7'] }),
     created: { ...Timestamp, description: 'When the export started (UTC).' },
   },

@@ -10,7 +10,11 @@ export const Role = StringEnum(['reader', 'editor', 'admin'], {
 })
 export type Role = Static<typeof Role>
 
-export const KeyName = Text({ maxLength: 200, description: 'Who or what the key is for.', examples: ['Accounts office'] })
+export const KeyName = Text({
+  maxLength: 200,
+  description: 'Who or what the key is for.',
+  examples: ['Accounts office'],
+})
 
 export const ApiKeySchema = Type.Object(
   {
@@ -21,7 +25,11 @@ export const ApiKeySchema = Type.Object(
     created: Timestamp,
     revoked: { ...Nullable(Timestamp), description: 'When the key was revoked; null while it works.' },
   },
-  { $id: 'ApiKey', description: 'An API key as listed: its secret part is never shown again.', additionalProperties: false },
+  {
+    $id: 'ApiKey',
+    description: 'An API key as listed: its secret part is never shown again.',
+    additionalProperties: false,
+  },
 )
 export type ApiKey = Static<typeof ApiKeySchema>
 

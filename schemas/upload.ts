@@ -50,7 +50,10 @@ export const UploadReportSchema = Type.Object(
 )
 export type UploadReport = Static<typeof UploadReportSchema>
 
-export const CustomerUploadQuerySchema = Type.Object({ mode: Type.Optional(UploadMode) }, { additionalProperties: false })
+export const CustomerUploadQuerySchema = Type.Object(
+  { mode: Type.Optional(UploadMode) },
+  { additionalProperties: false },
+)
 
 export const ProductUploadQuerySchema = Type.Object({}, { additionalProperties: false })
 

@@ -36,7 +36,16 @@ async function writeCsv(name: string, rows: number, tag: string): Promise<string
 function writeXlsx(name: string, rows: number, tag: string): string {
   const data: unknown[][] = [['Name', 'Email', 'Address', 'Phone', 'OptEmail', 'OptPhone', 'OptChat', 'Status']]
   for (let i = 0; i < rows; i++) {
-    data.push([`Customer ${tag}${i}`, `${tag}${i}@example.com`, `${i} Main Street, Springfield`, `555-${i}`, true, false, 'y', 'active'])
+    data.push([
+      `Customer ${tag}${i}`,
+      `${tag}${i}@example.com`,
+      `${i} Main Street, Springfield`,
+      `555-${i}`,
+      true,
+      false,
+      'y',
+      'active',
+    ])
   }
   const book = XLSX.utils.book_new()
   XLSX.utils.book_append_sheet(book, XLSX.utils.aoa_to_sheet(data), 'Customers')
@@ -106,8 +115,12 @@ function bareCsvLoad(path: string): number {
   const db = new Database(join(work, 'bare.sqlite'))
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
-  db.exec('drop table if exists c; create table c (id integer primary key, name text, email text unique, address text, phone text, a int, b int, c int, status text)')
-  const insert = db.prepare('insert into c (name, email, address, phone, a, b, c, status) values (?, ?, ?, ?, ?, ?, ?, ?)')
+  db.exec(
+    'drop table if exists c; create table c (id integer primary key, name text, email text unique, address text, phone text, a int, b int, c int, status text)',
+  )
+  const insert = db.prepare(
+    'insert into c (name, email, address, phone, a, b, c, status) values (?, ?, ?, ?, ?, ?, ?, ?)',
+  )
   const { data } = Papa.parse<string[]>(readFileSync(path, 'utf8'), { delimiter: ',', skipEmptyLines: true })
   db.transaction(() => {
     for (const row of data) insert.run(row[0], row[1], row[2], row[3], 1, 0, 1, row[7])
@@ -128,7 +141,15 @@ function bareXlsxRead(path: string): { plain: number; tuned: number } {
   XLSX.utils.sheet_to_json(book.Sheets[book.SheetNames[0]!]!, { header: 1 })
   const plain = performance.now() - start
   start = performance.now()
-  XLSX.read(buffer, { type: 'buffer', dense: true, sheets: 0, cellText: false, cellHTML: false, cellNF: false, cellStyles: false })
+  XLSX.read(buffer, {
+    type: 'buffer',
+    dense: true,
+    sheets: 0,
+    cellText: false,
+    cellHTML: false,
+    cellNF: false,
+    cellStyles: false,
+  })
   return { plain, tuned: performance.now() - start }
 }
 
@@ -215,7 +236,17 @@ async function seedCustomers(file: string, count: number) {
   )
   db.transaction(() => {
     for (let i = 0; i < count; i++) {
-      insert.run(`Customer ${i}`, `customer ${i}`, `c${i}@example.com`, `c${i}@example.com`, `${i} Main Street, Springfield`, '555-0100', 'active', time, time)
+      insert.run(
+        `Customer ${i}`,
+        `customer ${i}`,
+        `c${i}@example.com`,
+        `c${i}@example.com`,
+        `${i} Main Street, Springfield`,
+        '555-0100',
+        'active',
+        time,
+        time,
+      )
     }
   })()
   db.close()
@@ -288,5 +319,6 @@ try {
 }
 
 const width = Math.max(...results.map((r) => r.name.length))
-for (const r of results) console.log(`${r.pass ? 'PASS' : 'FAIL'}  ${r.name.padEnd(width)}  ${r.value}  (target ${r.target})`)
+for (const r of results)
+  console.log(`${r.pass ? 'PASS' : 'FAIL'}  ${r.name.padEnd(width)}  ${r.value}  (target ${r.target})`)
 process.exitCode = results.every((r) => r.pass) ? 0 : 1

@@ -101,7 +101,9 @@ export async function runFlows(baseUrl: string, key: string, options: FlowOption
     foundByName.some((found) => found.id === customer.id),
     `get customers by name: #${customer.id} is not among those named "${name}"`,
   )
-  log(`Found ${foundByName.length} customer(s) named "${name}": ${foundByName.map((found) => `#${found.id}`).join(', ')}`)
+  log(
+    `Found ${foundByName.length} customer(s) named "${name}": ${foundByName.map((found) => `#${found.id}`).join(', ')}`,
+  )
 
   const recipient = expectData(
     await crm.POST('/api/add/customer', {
@@ -134,7 +136,10 @@ export async function runFlows(baseUrl: string, key: string, options: FlowOption
     200,
     'transfer product',
   )
-  check(transferred.customerid === recipient.id, `transfer product: owned by #${transferred.customerid}, not #${recipient.id}`)
+  check(
+    transferred.customerid === recipient.id,
+    `transfer product: owned by #${transferred.customerid}, not #${recipient.id}`,
+  )
   log(`Transferred product #${transferred.id} from customer #${product.customerid} to #${transferred.customerid}`)
 
   const recipientNow = await crm.GET('/api/get/customer', { params: { query: { id: recipient.id } } })
@@ -157,7 +162,9 @@ export async function runFlows(baseUrl: string, key: string, options: FlowOption
     'close ticket',
   )
   check(closed.closed !== null, `close ticket: #${closed.id} is still open`)
-  log(`Closed ticket #${closed.id} at ${closed.closed}, ${closed.resolved ? 'resolved' : 'unresolved'}: "${closed.resolution}"`)
+  log(
+    `Closed ticket #${closed.id} at ${closed.closed}, ${closed.resolved ? 'resolved' : 'unresolved'}: "${closed.resolution}"`,
+  )
 
   const email = customer.email.toUpperCase()
   const duplicateEmail = expectProblem(
@@ -167,7 +174,9 @@ export async function runFlows(baseUrl: string, key: string, options: FlowOption
     409,
     'add customer with a used e-mail address',
   )
-  log(`Adding a customer with ${email} again: ${duplicateEmail.status} ${duplicateEmail.title}: ${duplicateEmail.detail}`)
+  log(
+    `Adding a customer with ${email} again: ${duplicateEmail.status} ${duplicateEmail.title}: ${duplicateEmail.detail}`,
+  )
 
   const closedAgain = expectProblem(
     await crm.POST('/api/close/customer/request', { body: { id: ticket.id, resolved: false, resolution: 'Again.' } }),
@@ -212,4 +221,5 @@ async function main(baseUrl = 'http://127.0.0.1:3000'): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv[2])
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  await main(process.argv[2])

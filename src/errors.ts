@@ -25,7 +25,8 @@ export const WHOLE_BODY = '(body)'
 export const WHOLE_QUERY = '(query)'
 
 /** 400 for a rule the schema cannot express, reported like any validation failure. */
-export const invalid = (field: string, message: string) => new HttpProblem(400, `${field} ${message}`, [{ field, message }])
+export const invalid = (field: string, message: string) =>
+  new HttpProblem(400, `${field} ${message}`, [{ field, message }])
 
 /** 404 for a record that does not exist; `what` names it as a person would ("Customer 5"). */
 export const notFound = (what: string) => new HttpProblem(404, `${what} does not exist.`)

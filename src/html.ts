@@ -100,10 +100,9 @@ Name and Price are required; Purchased defaults to today, Warranty to 2 years, a
 }
 
 export function reportPage(report: UploadReport): string {
-  const rows = report.errors
-    .map((error) => `<tr><td>${error.row}</td><td>${escape(error.reason)}</td></tr>`)
-    .join('\n')
-  const more = report.skipped > report.errors.length ? `<p>The first ${report.errors.length} of them are listed.</p>` : ''
+  const rows = report.errors.map((error) => `<tr><td>${error.row}</td><td>${escape(error.reason)}</td></tr>`).join('\n')
+  const more =
+    report.skipped > report.errors.length ? `<p>The first ${report.errors.length} of them are listed.</p>` : ''
   return layout(
     `Upload report ${report.id}`,
     `<h1>Upload of ${escape(report.filename)}</h1>

@@ -36,12 +36,16 @@ async function firstKey(app: App, config: Config) {
     `\`npm run keys -- revoke ${prefix}\` once you have made your own keys.`
   const { filename } = parseDatabaseUrl(config.DATABASE_URL)
   if (process.stdout.isTTY || filename === ':memory:') {
-    console.log(`\nNo API key existed, so an admin key was made. It is shown only now; keep it secret:\n\n    ${key}\n\n${use}\n`)
+    console.log(
+      `\nNo API key existed, so an admin key was made. It is shown only now; keep it secret:\n\n    ${key}\n\n${use}\n`,
+    )
     app.log.warn({ key: prefix }, 'made the first admin key and printed it')
     return
   }
   const file = join(dirname(filename), 'first-admin-key.txt')
-  writeFileSync(file, `${key}\n\n${use}\nDelete this file once you have kept the key somewhere safe.\n`, { mode: 0o600 })
+  writeFileSync(file, `${key}\n\n${use}\nDelete this file once you have kept the key somewhere safe.\n`, {
+    mode: 0o600,
+  })
   app.log.warn({ key: prefix, file }, 'made the first admin key and wrote it to a file only its owner can read')
 }
 

@@ -75,7 +75,10 @@ export function buildValidator(...args: Parameters<typeof ajvFactory>) {
  * the same rules.
  */
 export function compileValidator(schema: TSchema) {
-  const validate = buildValidator({}, { customOptions: ajvOptions })({ schema, method: 'POST', url: '', httpPart: 'body' })
+  const validate = buildValidator(
+    {},
+    { customOptions: ajvOptions },
+  )({ schema, method: 'POST', url: '', httpPart: 'body' })
   return (data: Record<string, unknown>): FieldError[] =>
     validate(data) ? [] : (validate.errors ?? []).map((error) => describeError(error, '(row)'))
 }

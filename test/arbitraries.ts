@@ -99,7 +99,26 @@ const friendlyChar = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(' ', '-', "'", '.', ',', '0', '1', '7', '&', '<', '"', '=') },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('é', 'ü', 'ß', 'Å', 'ø', 'Ł', 'İ', 'ı', 'ﬁ', 'Σ', 'ς', 'ж', '漢', '字', 'ש', 'ل', '😀', '👍🏽'),
+    arbitrary: fc.constantFrom(
+      'é',
+      'ü',
+      'ß',
+      'Å',
+      'ø',
+      'Ł',
+      'İ',
+      'ı',
+      'ﬁ',
+      'Σ',
+      'ς',
+      'ж',
+      '漢',
+      '字',
+      'ש',
+      'ل',
+      '😀',
+      '👍🏽',
+    ),
   },
 )
 
@@ -134,7 +153,10 @@ const emailAddress = fc.oneof(
       .tuple(alphanumeric(10), alphanumeric(8), fc.constantFrom('com', 'org', 'co.uk', 'de'))
       .map(([local, domain, tld]) => `${local}@${domain}.${tld}`),
   },
-  { weight: 1, arbitrary: fc.constantFrom('ada@example.com', 'ADA@example.com', 'grace@example.com', 'Grace@Example.COM') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('ada@example.com', 'ADA@example.com', 'grace@example.com', 'Grace@Example.COM'),
+  },
 )
 
 const dayOf = (date: Date) => date.toISOString().slice(0, 10)
@@ -146,7 +168,8 @@ const anyDate = fc.date({
 
 /** Strings by format: dates, timestamps and e-mail addresses; any other by pattern. */
 function stringOf(schema: Schema): fc.Arbitrary<string> {
-  if (schema.format === 'date') return fc.oneof(anyDate.map(dayOf), fc.constantFrom('2024-02-29', '1900-01-01', '2999-12-31'))
+  if (schema.format === 'date')
+    return fc.oneof(anyDate.map(dayOf), fc.constantFrom('2024-02-29', '1900-01-01', '2999-12-31'))
   if (schema.format === 'date-time') return anyDate.map((date) => date.toISOString())
   if (schema.format === 'email') return emailAddress.filter((text) => text.length <= (schema.maxLength ?? Infinity))
   return textOf(schema)
@@ -185,7 +208,10 @@ function numberOf(schema: Schema): fc.Arbitrary<number> {
 
 /** A number or boolean, sometimes in the string form the API also reads (`"5"`, `"true"`). */
 const withStringForm = <T extends number | boolean>(arbitrary: fc.Arbitrary<T>) =>
-  fc.oneof({ weight: 5, arbitrary: arbitrary as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: arbitrary.map(String) })
+  fc.oneof(
+    { weight: 5, arbitrary: arbitrary as fc.Arbitrary<unknown> },
+    { weight: 1, arbitrary: arbitrary.map(String) },
+  )
 
 /** A valid value for `schema`. */
 export function valueOf(schema: Schema, root: unknown): fc.Arbitrary<unknown> {
@@ -196,7 +222,10 @@ export function valueOf(schema: Schema, root: unknown): fc.Arbitrary<unknown> {
   if (alternatives) return fc.oneof(...alternatives.map((alternative) => valueOf(alternative, root)))
   const types = ([] as string[]).concat(resolved.type ?? (resolved.properties ? 'object' : 'string'))
   if (types.length > 1) {
-    const each = types.map((type) => ({ weight: type === 'null' ? 1 : 4, arbitrary: valueOf({ ...resolved, type }, root) }))
+    const each = types.map((type) => ({
+      weight: type === 'null' ? 1 : 4,
+      arbitrary: valueOf({ ...resolved, type }, root),
+    }))
     return fc.oneof(...each)
   }
   switch (types[0]) {
@@ -246,8 +275,29 @@ export const oddNumber: fc.Arbitrary<unknown> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.constantFrom(
-      1e308, -1e308, -0, 1.0000000001, 2 ** 53, 2 ** 53 + 2, -1, -1.5, 0.5, 1.5, 0.1 + 0.2, 19.999, 0.0100000001,
-      1e-7, 5e-324, 1e21, 10_000_000.01, 2 ** 31, 2 ** 32, -(2 ** 63), 1001, 51, 11,
+      1e308,
+      -1e308,
+      -0,
+      1.0000000001,
+      2 ** 53,
+      2 ** 53 + 2,
+      -1,
+      -1.5,
+      0.5,
+      1.5,
+      0.1 + 0.2,
+      19.999,
+      0.0100000001,
+      1e-7,
+      5e-324,
+      1e21,
+      10_000_000.01,
+      2 ** 31,
+      2 ** 32,
+      -(2 ** 63),
+      1001,
+      51,
+      11,
     ),
   },
   { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }) },
@@ -257,23 +307,112 @@ export const oddNumber: fc.Arbitrary<unknown> = fc.oneof(
 /** JSON numbers written in ways a JS number would change: out of range, beyond 2^53, long decimals. */
 export const rawNumber = fc
   .constantFrom(
-    '1e400', '-1e400', '9007199254740993', '1.0000000000000000001', '0.0100000001', '1E2', '-0', '-0.0', '5.00',
-    '1e-400', `1${'0'.repeat(40)}`,
+    '1e400',
+    '-1e400',
+    '9007199254740993',
+    '1.0000000000000000001',
+    '0.0100000001',
+    '1E2',
+    '-0',
+    '-0.0',
+    '5.00',
+    '1e-400',
+    `1${'0'.repeat(40)}`,
   )
   .map((text) => new RawJson(text))
 
 /** Numbers as strings, some the API reads (`"5"`) and most it must not. */
 export const numberString = fc.constantFrom(
-  '5', '5.0', ' 5', '5 ', '+5', '-5', '05', '0x10', '1e3', '1E3', '5.', '.5', 'NaN', 'Infinity', '-Infinity', '٥', '５',
-  '5\u0000', '1,000', '9007199254740993', '1e308', '1e309', '-0', 'true', 'false', 'null', '[1]', '{}', '19.999',
+  '5',
+  '5.0',
+  ' 5',
+  '5 ',
+  '+5',
+  '-5',
+  '05',
+  '0x10',
+  '1e3',
+  '1E3',
+  '5.',
+  '.5',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '٥',
+  '５',
+  '5\u0000',
+  '1,000',
+  '9007199254740993',
+  '1e308',
+  '1e309',
+  '-0',
+  'true',
+  'false',
+  'null',
+  '[1]',
+  '{}',
+  '19.999',
 )
 
 /** Characters that trouble text handling: lone surrogates, non-characters, bidi marks, NUL and controls, emoji. */
 const nastyChar = fc.constantFrom(
-  '\ud800', '\udbff', '\udc00', '\udfff', '\ufffe', '\uffff', '\u200e', '\u200f', '\u202e', '\u2066', '\u0000', '\u0001',
-  '\u0007', '\b', '\u001b', '\u007f', '\u0080', '\u0085', '\u009f', '\u2028', '\u2029', '\ufeff', '\u00a0', '\u3000',
-  '\t', '\n', '\r', '\u0301', '😀', '👩‍👩‍👧', '\u{10FFFF}', '\u{E0001}', 'İ', 'ß', 'ﬃ', 'Å', '%', '\\', '"', "'", '<',
-  '>', '&', '=', '+', '@', ';', ',', '/', '?', '#', '*', '_', '[', ']', '{', '}',
+  '\ud800',
+  '\udbff',
+  '\udc00',
+  '\udfff',
+  '\ufffe',
+  '\uffff',
+  '\u200e',
+  '\u200f',
+  '\u202e',
+  '\u2066',
+  '\u0000',
+  '\u0001',
+  '\u0007',
+  '\b',
+  '\u001b',
+  '\u007f',
+  '\u0080',
+  '\u0085',
+  '\u009f',
+  '\u2028',
+  '\u2029',
+  '\ufeff',
+  '\u00a0',
+  '\u3000',
+  '\t',
+  '\n',
+  '\r',
+  '\u0301',
+  '😀',
+  '👩‍👩‍👧',
+  '\u{10FFFF}',
+  '\u{E0001}',
+  'İ',
+  'ß',
+  'ﬃ',
+  'Å',
+  '%',
+  '\\',
+  '"',
+  "'",
+  '<',
+  '>',
+  '&',
+  '=',
+  '+',
+  '@',
+  ';',
+  ',',
+  '/',
+  '?',
+  '#',
+  '*',
+  '_',
+  '[',
+  ']',
+  '{',
+  '}',
 )
 
 /** Short strings full of troublesome characters. */
@@ -340,7 +479,10 @@ const unknownKey = (names: string[]) =>
   fc.oneof(
     fc.constantFrom('extra', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', ' ', '$where'),
     ...(names.length
-      ? [fc.constantFrom(...names).map((name) => name.toUpperCase()), fc.constantFrom(...names).map((name) => ` ${name}`)]
+      ? [
+          fc.constantFrom(...names).map((name) => name.toUpperCase()),
+          fc.constantFrom(...names).map((name) => ` ${name}`),
+        ]
       : []),
     unicodeJunk,
   )
@@ -356,7 +498,11 @@ const withProperty = (value: Record<string, unknown>, key: string, extra: unknow
  * Valid inputs made invalid in one way or several: a required field dropped, unknown fields added,
  * values replaced by junk or by another field's valid value, or not an object at all.
  */
-export function brokenOf(schema: Schema, root: unknown, valid: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<Input> {
+export function brokenOf(
+  schema: Schema,
+  root: unknown,
+  valid: fc.Arbitrary<Record<string, unknown>>,
+): fc.Arbitrary<Input> {
   const properties = schema.properties ?? {}
   const names = Object.keys(properties)
   const required = schema.required ?? []
@@ -384,7 +530,12 @@ export function brokenOf(schema: Schema, root: unknown, valid: fc.Arbitrary<Reco
       value: { ...value, ...Object.fromEntries(changes) },
       how: changes.map(([key, replacement]) => `${key} = ${preview(replacement, 30)}`).join(', '),
     })),
-    fc.oneof(junkValue, valid.map((value) => [value])).map((value) => ({ value, how: `not an object: ${preview(value)}` })),
+    fc
+      .oneof(
+        junkValue,
+        valid.map((value) => [value]),
+      )
+      .map((value) => ({ value, how: `not an object: ${preview(value)}` })),
     fc.constant({ value: {}, how: 'empty object' }),
     fc.tuple(valid, fc.constantFrom(100, 3000)).map(([value, count]) => ({
       value: { ...value, ...Object.fromEntries(Array.from({ length: count }, (_, index) => [`k${index}`, index])) },
@@ -468,8 +619,28 @@ export function queryString(params: Record<string, unknown>, style: QueryStyle):
 /** Query string pieces no encoder would write: bad escapes, invalid UTF-8, empty keys, repeated keys. */
 export const rawQueryJunk = (names: string[]) => {
   const fixed = fc.constantFrom(
-    '&', '&&', '=', '==', '=1', '%', '%zz', '%E0%A4%A', '%ED%A0%80', '%FF%FE', '%00', '%C0%80', '+', ';', '?', 'a[]=1',
-    'a[b]=1', '__proto__=1', '__proto__[admin]=1', 'constructor[prototype][admin]=1', 'hasOwnProperty=1', 'toString=1',
+    '&',
+    '&&',
+    '=',
+    '==',
+    '=1',
+    '%',
+    '%zz',
+    '%E0%A4%A',
+    '%ED%A0%80',
+    '%FF%FE',
+    '%00',
+    '%C0%80',
+    '+',
+    ';',
+    '?',
+    'a[]=1',
+    'a[b]=1',
+    '__proto__=1',
+    '__proto__[admin]=1',
+    'constructor[prototype][admin]=1',
+    'hasOwnProperty=1',
+    'toString=1',
   )
   if (!names.length) return fixed
   const name = fc.constantFrom(...names)
@@ -524,10 +695,23 @@ const jsonType = fc.oneof(
 /** Content-Type headers that are not plain `application/json`, some of them still JSON. */
 export const oddContentType = fc.oneof(
   fc.constantFrom(
-    'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'multipart/form-data; boundary=x',
-    'application/xml', 'text/csv', 'application/octet-stream', 'application/json; charset=utf-16',
-    'application/json; charset=latin1', 'APPLICATION/JSON', 'application/json;', 'application/vnd.api+json',
-    'application/jsonx', 'application/*', '*/*', ';;;', ' ',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data',
+    'multipart/form-data; boundary=x',
+    'application/xml',
+    'text/csv',
+    'application/octet-stream',
+    'application/json; charset=utf-16',
+    'application/json; charset=latin1',
+    'APPLICATION/JSON',
+    'application/json;',
+    'application/vnd.api+json',
+    'application/jsonx',
+    'application/*',
+    '*/*',
+    ';;;',
+    ' ',
   ),
   fc.string({ unit: 'grapheme-ascii', maxLength: 30 }),
 )
@@ -535,9 +719,31 @@ export const oddContentType = fc.oneof(
 /** Bodies that are not (one) JSON value, JSON of an odd kind, or too large. */
 export const rawBody: fc.Arbitrary<string | Buffer> = fc.oneof(
   fc.constantFrom(
-    '{', '{"a":', '}', 'null', '[]', '""', '1', 'true', ' ', '\u0000', '{"id":1}{"id":2}', "{'id':1}", '{"id":1,}',
-    'undefined', 'NaN', '{"id":NaN}', '{"id":Infinity}', '\ufeff{}', '{"__proto__":{"admin":true}}', '{"id":1,"id":2}',
-    'id=1&name=x', '<xml/>', '{"a":"\\ud800"}', '{"a":"\\u0000"}', '['.repeat(10_000),
+    '{',
+    '{"a":',
+    '}',
+    'null',
+    '[]',
+    '""',
+    '1',
+    'true',
+    ' ',
+    '\u0000',
+    '{"id":1}{"id":2}',
+    "{'id':1}",
+    '{"id":1,}',
+    'undefined',
+    'NaN',
+    '{"id":NaN}',
+    '{"id":Infinity}',
+    '\ufeff{}',
+    '{"__proto__":{"admin":true}}',
+    '{"id":1,"id":2}',
+    'id=1&name=x',
+    '<xml/>',
+    '{"a":"\\ud800"}',
+    '{"a":"\\u0000"}',
+    '['.repeat(10_000),
   ),
   fc.string({ maxLength: 200 }),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
@@ -548,8 +754,33 @@ export const rawBody: fc.Arbitrary<string | Buffer> = fc.oneof(
 // Uploads
 
 const csvSpecials = fc.constantFrom(
-  '=SUM(A1)', '+1', '-1', '@x', '"', '""', 'a,b', 'a\nb', '\r', ' padded ', 'TRUE', 'yes', 'Y', 'n', '0', '1', '1e3',
-  '2024-02-30', '1899-12-31', '45351', '19.999', '-5', 'ACTIVE', 'Suspended', 'x@', '@x.com', '"unclosed',
+  '=SUM(A1)',
+  '+1',
+  '-1',
+  '@x',
+  '"',
+  '""',
+  'a,b',
+  'a\nb',
+  '\r',
+  ' padded ',
+  'TRUE',
+  'yes',
+  'Y',
+  'n',
+  '0',
+  '1',
+  '1e3',
+  '2024-02-30',
+  '1899-12-31',
+  '45351',
+  '19.999',
+  '-5',
+  'ACTIVE',
+  'Suspended',
+  'x@',
+  '@x.com',
+  '"unclosed',
 )
 
 /** Text of a spreadsheet cell for a column: usually a valid value, sometimes empty or junk. */
@@ -564,9 +795,11 @@ function cellOf(column: Schema, root: unknown): fc.Arbitrary<string> {
 /** Rows of cells for an upload's columns: up to 5 rows, some cut short or with extra cells. */
 function rowsOf(columns: Schema[], root: unknown): fc.Arbitrary<string[][]> {
   const cells = fc.tuple(...columns.map((column) => cellOf(column, root)))
-  const row = fc.tuple(cells, fc.nat(columns.length + 2), fc.boolean()).map(([all, length, cut]) =>
-    cut ? all.slice(0, length) : [...all, ...Array.from({ length: length % 3 }, () => 'extra')],
-  )
+  const row = fc
+    .tuple(cells, fc.nat(columns.length + 2), fc.boolean())
+    .map(([all, length, cut]) =>
+      cut ? all.slice(0, length) : [...all, ...Array.from({ length: length % 3 }, () => 'extra')],
+    )
   return fc.array(row, { maxLength: 5 })
 }
 
@@ -596,7 +829,9 @@ export function csvText(rows: string[][], style: CsvStyle): string {
 
 /** A small workbook (`.xlsx`, or `.xls` in the BIFF8 format) holding rows, numbers as number cells. */
 function workbookOf(rows: string[][], bookType: 'xlsx' | 'biff8'): Buffer {
-  const cells = rows.map((row) => row.map((cell) => (cell !== '' && Number.isFinite(Number(cell)) ? Number(cell) : cell)))
+  const cells = rows.map((row) =>
+    row.map((cell) => (cell !== '' && Number.isFinite(Number(cell)) ? Number(cell) : cell)),
+  )
   const book = XLSX.utils.book_new()
   XLSX.utils.book_append_sheet(book, XLSX.utils.aoa_to_sheet(cells), 'Sheet1')
   return XLSX.write(book, { type: 'buffer', bookType }) as Buffer
@@ -628,7 +863,11 @@ export function fileContentOf(columns: Schema[], root: unknown): fc.Arbitrary<Fi
   const rows = rowsOf(columns, root)
   const csv = fc
     .tuple(rows, csvStyle, fc.constantFrom('.csv', '.txt'))
-    .map(([cells, style, extension]) => ({ content: csvText(cells, style), extension, how: `csv (${style.quoting} quoted)` }))
+    .map(([cells, style, extension]) => ({
+      content: csvText(cells, style),
+      extension,
+      how: `csv (${style.quoting} quoted)`,
+    }))
   const workbook = fc.tuple(rows, fc.constantFrom('xlsx' as const, 'biff8' as const)).map(([cells, type]) => ({
     content: workbookOf(cells, type),
     extension: type === 'xlsx' ? '.xlsx' : '.xls',
@@ -652,15 +891,38 @@ const fileBase = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.constantFrom(
-      '../../etc/passwd', 'name with spaces', 'ünïcødé', '😀', 'a;b', 'a\\b', '.hidden', '', 'CON', 'x'.repeat(300),
-      'a"b', 'a\r\nb', '%22',
+      '../../etc/passwd',
+      'name with spaces',
+      'ünïcødé',
+      '😀',
+      'a;b',
+      'a\\b',
+      '.hidden',
+      '',
+      'CON',
+      'x'.repeat(300),
+      'a"b',
+      'a\r\nb',
+      '%22',
     ),
   },
   { weight: 1, arbitrary: headerSafeJunk },
 )
 
 const otherExtension = fc.constantFrom(
-  '.pdf', '', '.CSV', '.TXT', '.xlsx', '.xls', '.csv', '.txt', '.exe', '.csv.', '.', '.xlsm', '.json',
+  '.pdf',
+  '',
+  '.CSV',
+  '.TXT',
+  '.xlsx',
+  '.xls',
+  '.csv',
+  '.txt',
+  '.exe',
+  '.csv.',
+  '.',
+  '.xlsm',
+  '.json',
 )
 
 export type FormPart = { name: string; filename?: string; type?: string; content: string | Buffer }
@@ -680,7 +942,11 @@ export function encodeForm(form: Form): Buffer {
     const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`
     const type = part.type === undefined ? '' : `Content-Type: ${part.type}\r\n`
     const disposition = `Content-Disposition: form-data; name="${part.name}"${filename}`
-    chunks.push(Buffer.from(`--${form.boundary}\r\n${disposition}\r\n${type}\r\n`), Buffer.from(part.content), Buffer.from('\r\n'))
+    chunks.push(
+      Buffer.from(`--${form.boundary}\r\n${disposition}\r\n${type}\r\n`),
+      Buffer.from(part.content),
+      Buffer.from('\r\n'),
+    )
   }
   if (form.ending !== 'unclosed') chunks.push(Buffer.from(`--${form.boundary}--\r\n${form.epilogue}`))
   const body = Buffer.concat(chunks)
@@ -692,7 +958,11 @@ type FilePart = { part: FormPart; how: string }
 /** The file part of an upload: generated content under a field name, file name and part Content-Type. */
 function filePartOf(operation: Operation, fileFields: string[]): fc.Arbitrary<FilePart> {
   const partType = fc.constantFrom(
-    'text/csv', 'application/octet-stream', 'application/vnd.ms-excel', 'text/plain; charset=latin1', 'image/png',
+    'text/csv',
+    'application/octet-stream',
+    'application/vnd.ms-excel',
+    'text/plain; charset=latin1',
+    'image/png',
   )
   return fc
     .tuple(
@@ -741,7 +1011,12 @@ export function formOf(operation: Operation): fc.Arbitrary<{ form: Form; how: st
     { weight: 20, arbitrary: filePart.map((file): FilePart[] => [file]) },
     { weight: 1, arbitrary: fc.constant<FilePart[]>([]) },
     { weight: 1, arbitrary: fc.tuple(filePart, filePart).map((pair): FilePart[] => pair) },
-    { weight: 1, arbitrary: fc.constant<FilePart[]>([{ part: { name: 'file', filename: '', content: '' }, how: 'no file chosen' }]) },
+    {
+      weight: 1,
+      arbitrary: fc.constant<FilePart[]>([
+        { part: { name: 'file', filename: '', content: '' }, how: 'no file chosen' },
+      ]),
+    },
   )
   const fields = fc.oneof(
     { weight: 6, arbitrary: fc.array(textPart, { maxLength: 2 }) },
@@ -846,15 +1121,24 @@ function queryCases(operation: Operation): fc.Arbitrary<Case> {
     .map(([input, type, accept]) =>
       requestOf(operation, `${input.how}; as a JSON body`, path, accept, type, toJson(input.value)),
     )
-  const split = fc.tuple(inputs, fc.nat(), fc.boolean(), queryStyle, acceptHeader).map(([input, at, repeat, style, accept]) => {
-    const entries = Object.entries(isObject(input.value) ? input.value : {})
-    const cut = entries.length ? at % (entries.length + 1) : 0
-    const query = Object.fromEntries(entries.slice(0, cut))
-    // `repeat`: the last name in the query is in the body too.
-    const body = Object.fromEntries(entries.slice(repeat && cut > 0 ? cut - 1 : cut))
-    const how = `${input.how}; split: ${keysOf(query)} in the query, ${keysOf(body)} in the body`
-    return requestOf(operation, how, withQuery(path, queryString(query, style)), accept, 'application/json', toJson(body))
-  })
+  const split = fc
+    .tuple(inputs, fc.nat(), fc.boolean(), queryStyle, acceptHeader)
+    .map(([input, at, repeat, style, accept]) => {
+      const entries = Object.entries(isObject(input.value) ? input.value : {})
+      const cut = entries.length ? at % (entries.length + 1) : 0
+      const query = Object.fromEntries(entries.slice(0, cut))
+      // `repeat`: the last name in the query is in the body too.
+      const body = Object.fromEntries(entries.slice(repeat && cut > 0 ? cut - 1 : cut))
+      const how = `${input.how}; split: ${keysOf(query)} in the query, ${keysOf(body)} in the body`
+      return requestOf(
+        operation,
+        how,
+        withQuery(path, queryString(query, style)),
+        accept,
+        'application/json',
+        toJson(body),
+      )
+    })
   const junkQuery = fc
     .tuple(inputs, queryStyle, fc.array(rawQueryJunk(names), { minLength: 1, maxLength: 3 }), acceptHeader)
     .map(([input, style, junk, accept]) => {
@@ -892,14 +1176,23 @@ function jsonCases(operation: Operation): fc.Arbitrary<Case> {
     .map(([input, type, accept]) => requestOf(operation, input.how, path, accept, type, toJson(input.value)))
   const alsoQuery = fc.tuple(inputs, inputs, queryStyle, acceptHeader).map(([input, query, style, accept]) => {
     const url = withQuery(path, queryOf(query.value, style))
-    return requestOf(operation, `${input.how}; and in the query: ${query.how}`, url, accept, 'application/json', toJson(input.value))
+    return requestOf(
+      operation,
+      `${input.how}; and in the query: ${query.how}`,
+      url,
+      accept,
+      'application/json',
+      toJson(input.value),
+    )
   })
   const junkBody = fc
     .tuple(rawBody, fc.oneof(jsonType, oddContentType), acceptHeader)
     .map(([payload, type, accept]) => requestOf(operation, `raw body as ${type}`, path, accept, type, payload))
   const oddType = fc
     .tuple(inputs, oddContentType, acceptHeader)
-    .map(([input, type, accept]) => requestOf(operation, `${input.how}; as ${type}`, path, accept, type, toJson(input.value)))
+    .map(([input, type, accept]) =>
+      requestOf(operation, `${input.how}; as ${type}`, path, accept, type, toJson(input.value)),
+    )
   const noBody = fc
     .tuple(fc.option(jsonType), acceptHeader)
     .map(([type, accept]) => requestOf(operation, `no body, Content-Type ${type}`, path, accept, type ?? undefined))
@@ -914,7 +1207,10 @@ function jsonCases(operation: Operation): fc.Arbitrary<Case> {
 
 /** The Content-Type of an upload for its boundary: mostly right, sometimes not multipart or not this boundary. */
 const uploadContentType = fc.oneof(
-  { weight: 30, arbitrary: fc.constant((boundary: string): string | undefined => `multipart/form-data; boundary=${boundary}`) },
+  {
+    weight: 30,
+    arbitrary: fc.constant((boundary: string): string | undefined => `multipart/form-data; boundary=${boundary}`),
+  },
   {
     weight: 1,
     arbitrary: fc.constantFrom(

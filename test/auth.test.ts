@@ -16,7 +16,9 @@ const operations = Object.entries(document.paths as unknown as Record<string, Re
 const roleOf = (operation: Operation) => /the \*\*(\w+)\*\* role/.exec(operation.description)?.[1] as Role
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
-const basic = (key: string, user = 'office') => ({ authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}` })
+const basic = (key: string, user = 'office') => ({
+  authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}`,
+})
 
 /** One key of each role, made through the service the command line uses. */
 async function keysOf(app: TestApp): Promise<Record<Role, string>> {
@@ -29,18 +31,40 @@ async function keysOf(app: TestApp): Promise<Record<Role, string>> {
 const call = (app: TestApp, operation: { method: string; path: string }, headers: Record<string, string>) =>
   app.injectAs({ method: operation.method.toUpperCase() as 'GET', url: operation.path, headers })
 
-t.test('every operation names its role: reader for lookups, editor for changes and uploads, admin for exports', async (t) => {
-  const roles = Object.fromEntries(operations.map((operation) => [operation.operationId, roleOf(operation)]))
-  t.same(roles, {
-    addCustomer: 'editor', getCustomer: 'reader', updateCustomer: 'editor', deleteCustomer: 'editor',
-    deleteCustomerViaGet: 'editor', deleteCustomerViaPost: 'editor', addProduct: 'editor', getProduct: 'reader',
-    updateProduct: 'editor', deleteProduct: 'editor', addBrandFeedback: 'editor', addProductFeedback: 'editor',
-    getBrandFeedback: 'reader', getProductFeedback: 'reader', openTicket: 'editor', closeTicket: 'editor',
-    getTicket: 'reader', uploadCustomers: 'editor', uploadProducts: 'editor', getUploadReport: 'reader',
-    exportCustomers: 'admin', exportProducts: 'admin', listExportRecords: 'admin',
-    addKey: 'admin', listKeys: 'admin', revokeKey: 'admin',
-  })
-})
+t.test(
+  'every operation names its role: reader for lookups, editor for changes and uploads, admin for exports',
+  async (t) => {
+    const roles = Object.fromEntries(operations.map((operation) => [operation.operationId, roleOf(operation)]))
+    t.same(roles, {
+      addCustomer: 'editor',
+      getCustomer: 'reader',
+      updateCustomer: 'editor',
+      deleteCustomer: 'editor',
+      deleteCustomerViaGet: 'editor',
+      deleteCustomerViaPost: 'editor',
+      addProduct: 'editor',
+      getProduct: 'reader',
+      updateProduct: 'editor',
+      deleteProduct: 'editor',
+      addBrandFeedback: 'editor',
+      addProductFeedback: 'editor',
+      getBrandFeedback: 'reader',
+      getProductFeedback: 'reader',
+      openTicket: 'editor',
+      closeTicket: 'editor',
+      getTicket: 'reader',
+      uploadCustomers: 'editor',
+      uploadProducts: 'editor',
+      getUploadReport: 'reader',
+      exportCustomers: 'admin',
+      exportProducts: 'admin',
+      listExportRecords: 'admin',
+      addKey: 'admin',
+      listKeys: 'admin',
+      revokeKey: 'admin',
+    })
+  },
+)
 
 t.test('without a key, with a bad key or a revoked one: 401 with a Bearer challenge, on every operation', async (t) => {
   const app = await build(t)
@@ -60,29 +84,43 @@ t.test('without a key, with a bad key or a revoked one: 401 with a Bearer challe
       t.equal(res.statusCode, 401, `${operation.operationId}, ${what}: 401`)
       t.match(res.headers['content-type'], /^application\/problem\+json/)
       t.match(res.json(), problemOf(401))
-      t.equal(res.headers['www-authenticate'], 'Bearer realm="CRM API"', `${operation.operationId}, ${what}: a Bearer challenge`)
+      t.equal(
+        res.headers['www-authenticate'],
+        'Bearer realm="CRM API"',
+        `${operation.operationId}, ${what}: a Bearer challenge`,
+      )
     }
   }
 })
 
-t.test('a role below the one an operation needs: 403; the role it needs or a higher one gets past the check', async (t) => {
-  const app = await build(t)
-  const keys = await keysOf(app)
-  for (const operation of operations) {
-    const needed = roleOf(operation)
-    for (const role of ROLES) {
-      for (const headers of [bearer(keys[role]), { 'x-api-key': keys[role] }]) {
-        const res = await call(app, operation, headers)
-        const enough = ROLES.indexOf(role) >= ROLES.indexOf(needed)
-        if (enough) t.notOk([401, 403].includes(res.statusCode), `${operation.operationId} as ${role}: admitted (${res.statusCode})`)
-        else {
-          t.equal(res.statusCode, 403, `${operation.operationId} as ${role}: 403`)
-          t.match(res.json(), { ...problemOf(403), detail: `This request needs the ${needed} role; the key ${keys[role].slice(0, 12)} has the ${role} role.` })
+t.test(
+  'a role below the one an operation needs: 403; the role it needs or a higher one gets past the check',
+  async (t) => {
+    const app = await build(t)
+    const keys = await keysOf(app)
+    for (const operation of operations) {
+      const needed = roleOf(operation)
+      for (const role of ROLES) {
+        for (const headers of [bearer(keys[role]), { 'x-api-key': keys[role] }]) {
+          const res = await call(app, operation, headers)
+          const enough = ROLES.indexOf(role) >= ROLES.indexOf(needed)
+          if (enough)
+            t.notOk(
+              [401, 403].includes(res.statusCode),
+              `${operation.operationId} as ${role}: admitted (${res.statusCode})`,
+            )
+          else {
+            t.equal(res.statusCode, 403, `${operation.operationId} as ${role}: 403`)
+            t.match(res.json(), {
+              ...problemOf(403),
+              detail: `This request needs the ${needed} role; the key ${keys[role].slice(0, 12)} has the ${role} role.`,
+            })
+          }
         }
       }
     }
-  }
-})
+  },
+)
 
 t.test('API_KEY is an admin key; without it set, only stored keys get in', async (t) => {
   const app = await build(t, { API_KEY: undefined })
@@ -103,7 +141,10 @@ t.test('the public parts need no key: the page, the docs, the document, health a
 t.test('HTTP Basic works on the upload forms only, and only from this site', async (t) => {
   const app = await build(t)
   const keys = await keysOf(app)
-  const { payload, contentType } = await formData({ filename: 'c.csv', content: 'Ada Lovelace,ada@example.com,London\n' })
+  const { payload, contentType } = await formData({
+    filename: 'c.csv',
+    content: 'Ada Lovelace,ada@example.com,London\n',
+  })
   const post = (headers: Record<string, string>) =>
     app.injectAs({
       method: 'POST',
@@ -114,7 +155,11 @@ t.test('HTTP Basic works on the upload forms only, and only from this site', asy
 
   const challenged = await post({})
   t.equal(challenged.statusCode, 401, 'a browser without a login is challenged')
-  t.equal(challenged.headers['www-authenticate'], 'Basic realm="CRM API", charset="UTF-8"', 'with Basic, for its login prompt')
+  t.equal(
+    challenged.headers['www-authenticate'],
+    'Basic realm="CRM API", charset="UTF-8"',
+    'with Basic, for its login prompt',
+  )
   t.match(challenged.headers['content-type'], /^text\/html/, 'and reads the refusal as a page')
 
   const reader = await post({ ...basic(keys.reader), 'sec-fetch-site': 'same-origin' })
@@ -133,25 +178,50 @@ t.test('HTTP Basic works on the upload forms only, and only from this site', asy
   }
   const apiClient = await app.injectAs({ url: '/api/get/customer?id=1', headers: basic(keys.admin) })
   t.equal(apiClient.statusCode, 401, 'Basic is not accepted by the JSON API')
-  t.equal(apiClient.headers['www-authenticate'], 'Bearer realm="CRM API"', 'whose challenge is Bearer, never a browser dialog')
-  const json = await app.injectAs({ method: 'POST', url: '/upload/customers', payload, headers: { 'content-type': contentType } })
+  t.equal(
+    apiClient.headers['www-authenticate'],
+    'Bearer realm="CRM API"',
+    'whose challenge is Bearer, never a browser dialog',
+  )
+  const json = await app.injectAs({
+    method: 'POST',
+    url: '/upload/customers',
+    payload,
+    headers: { 'content-type': contentType },
+  })
   t.equal(json.headers['www-authenticate'], 'Bearer realm="CRM API"', 'an API client uploading gets a Bearer challenge')
-  t.equal(await app.db.selectFrom('customers').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow().then((r) => Number(r.n)), 1, 'one upload stored')
+  t.equal(
+    await app.db
+      .selectFrom('customers')
+      .select(({ fn }) => fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow()
+      .then((r) => Number(r.n)),
+    1,
+    'one upload stored',
+  )
 })
 
 t.test('X-API-Key still serves when a proxy has put an Authorization of its own', async (t) => {
   const app = await build(t)
-  const res = await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: 'Token proxy', 'x-api-key': TEST_KEY } })
+  const res = await app.injectAs({
+    url: '/api/get/customer?id=1',
+    headers: { authorization: 'Token proxy', 'x-api-key': TEST_KEY },
+  })
   t.equal(res.statusCode, 404, 'admitted by X-API-Key')
 })
 
 t.test("another site's refused form posts do not use up the rate limit of the login they carry", async (t) => {
   const app = await build(t, { RATE_LIMIT_PER_MINUTE: 2 })
   const { key } = await createKey(app.db, 'office', 'editor')
-  const { payload, contentType } = await formData({ filename: 'c.csv', content: 'Ada Lovelace,ada@example.com,London\n' })
+  const { payload, contentType } = await formData({
+    filename: 'c.csv',
+    content: 'Ada Lovelace,ada@example.com,London\n',
+  })
   for (let i = 0; i < 3; i++) {
     const res = await app.injectAs({
-      method: 'POST', url: '/upload/customers', payload,
+      method: 'POST',
+      url: '/upload/customers',
+      payload,
       headers: { 'content-type': contentType, 'sec-fetch-site': 'cross-site', ...basic(key) },
       remoteAddress: '203.0.113.9',
     })

@@ -44,7 +44,12 @@ function tempDir(t: Test) {
 /** The real app on the SQLite file `filename`, as the server builds it, accepting KEY; closed on teardown. */
 async function fileApp(t: Test, filename: string): Promise<App> {
   // Built apart from the call: settings the configuration does not know yet are not a type error.
-  const config = { DATABASE_URL: filename, LOG_LEVEL: 'silent' as const, API_KEY: KEY, RATE_LIMIT_PER_MINUTE: 1_000_000 }
+  const config = {
+    DATABASE_URL: filename,
+    LOG_LEVEL: 'silent' as const,
+    API_KEY: KEY,
+    RATE_LIMIT_PER_MINUTE: 1_000_000,
+  }
   const app = await buildApp({ config })
   t.teardown(() => app.close())
   await app.ready()
@@ -88,8 +93,17 @@ async function seed(app: App) {
       .insertInto('feedback')
       .values(owners.map((customerid) => ({ customerid, heading: 'Good', body: 'It boils.', nps: 9, created: time })))
       .execute()
-    const reviews = owners.map((customerid, i) => ({ customerid, productid: i + 1, heading: 'Fine', body: 'Quiet.', nps: 8 }))
-    await trx.insertInto('product_feedback').values(reviews.map((review) => ({ ...review, created: time }))).execute()
+    const reviews = owners.map((customerid, i) => ({
+      customerid,
+      productid: i + 1,
+      heading: 'Fine',
+      body: 'Quiet.',
+      nps: 8,
+    }))
+    await trx
+      .insertInto('product_feedback')
+      .values(reviews.map((review) => ({ ...review, created: time })))
+      .execute()
     const tickets = owners.map((customerid) => ({
       customerid,
       request: 'Descale it?',
@@ -158,12 +172,19 @@ function checkBackup(t: Test, copy: string, live: string, bounds: { atLeast: num
   t.teardown(() => sqlite.close())
   t.same(sqlite.pragma('integrity_check'), [{ integrity_check: 'ok' }], 'the copy passes integrity_check')
   t.same(sqlite.pragma('foreign_key_check'), [], 'the copy passes foreign_key_check: no row points at nothing')
-  t.equal(sqlite.pragma('journal_mode', { simple: true }), 'delete', 'the copy is one file, without a WAL to go with it')
+  t.equal(
+    sqlite.pragma('journal_mode', { simple: true }),
+    'delete',
+    'the copy is one file, without a WAL to go with it',
+  )
 
   const copied = sqlite.prepare('select * from customers order by id').all() as Array<{ id: number }>
   const liveRows = rowsOf(live, 'customers') as Array<{ id: number }>
   const { atLeast, atMost } = bounds
-  t.ok(copied.length >= atLeast, `the copy holds every customer acknowledged before it began (${copied.length} >= ${atLeast})`)
+  t.ok(
+    copied.length >= atLeast,
+    `the copy holds every customer acknowledged before it began (${copied.length} >= ${atLeast})`,
+  )
   t.ok(copied.length <= atMost, `and none beyond the live table after the writes (${copied.length} <= ${atMost})`)
   const torn = copied.findIndex((row, i) => JSON.stringify(row) !== JSON.stringify(liveRows[i]))
   t.equal(torn, -1, 'every customer in the copy is the live row with that id, and they are the first N (no gaps)')
@@ -245,7 +266,10 @@ t.test('backups of the live database while the API writes to it, and a restore f
     type Customer = { id: number; name: string; email: string; address: string; created: string }
     const copied = rowsOf(inProcess, 'customers') as Customer[]
     const last = copied.at(-1)!
-    t.ok(after > copied.length, 'the live database went on past the backup (so the restore shows the moment of the backup)')
+    t.ok(
+      after > copied.length,
+      'the live database went on past the backup (so the restore shows the moment of the backup)',
+    )
 
     const restored = join(dir, 'restored', 'crm.sqlite')
     mkdirSync(join(dir, 'restored'))
@@ -256,7 +280,11 @@ t.test('backups of the live database while the API writes to it, and a restore f
     t.equal(found.statusCode, 200, 'the last customer of the backup is found through the API')
     const { id, name, email, address, created } = last
     t.match(found.json(), { id, name, email, address, created }, 'as it was stored')
-    t.equal((await get(last.id + 1)).statusCode, 404, 'a customer added after the backup is not in the restored database')
+    t.equal(
+      (await get(last.id + 1)).statusCode,
+      404,
+      'a customer added after the backup is not in the restored database',
+    )
     const added = await restoredApp.inject({
       method: 'POST',
       url: '/api/add/customer',
@@ -281,15 +309,25 @@ t.test('npm run backup refuses what it cannot do right, with a message and a non
   const [noFile, memory, missing, exists] = [
     runScript(t, 'src/backup.ts', [], { DATABASE_URL: live }),
     runScript(t, 'src/backup.ts', [join(dir, 'memory.sqlite')], { DATABASE_URL: ':memory:' }),
-    runScript(t, 'src/backup.ts', [join(dir, 'missing-backup.sqlite')], { DATABASE_URL: join(dir, 'nowhere', 'crm.sqlite') }),
+    runScript(t, 'src/backup.ts', [join(dir, 'missing-backup.sqlite')], {
+      DATABASE_URL: join(dir, 'nowhere', 'crm.sqlite'),
+    }),
     runScript(t, 'src/backup.ts', [existing], { DATABASE_URL: live }),
   ]
 
   t.equal(await noFile.exit, 2, 'no FILE: a usage error (exit code 2)')
-  t.match(noFile.stderr(), /The backup FILE is missing\.\nUsage: npm run backup -- FILE \[--force\]/, 'saying what, and how')
+  t.match(
+    noFile.stderr(),
+    /The backup FILE is missing\.\nUsage: npm run backup -- FILE \[--force\]/,
+    'saying what, and how',
+  )
 
   t.equal(await memory.exit, 1, 'DATABASE_URL=:memory: is refused (exit code 1)')
-  t.match(memory.stderr(), /DATABASE_URL is :memory: .*there is no file to back up/, 'saying an in-memory database has no file')
+  t.match(
+    memory.stderr(),
+    /DATABASE_URL is :memory: .*there is no file to back up/,
+    'saying an in-memory database has no file',
+  )
   t.equal(await missing.exit, 1, 'a database file that does not exist is refused (exit code 1)')
   t.match(
     missing.stderr(),
@@ -325,7 +363,9 @@ t.test('backupDatabase() never writes a backup that is not whole and right, nor 
   for (const destination of [live, `${live}-wal`, `${live}-journal`, relative(process.cwd(), live)]) {
     await t.rejects(
       backupDatabase(live, destination, { force: true }),
-      new BackupError(`The backup file ${destination} is the live database ${live} or one of its files; choose another name`),
+      new BackupError(
+        `The backup file ${destination} is the live database ${live} or one of its files; choose another name`,
+      ),
       `${destination} is refused even with force`,
     )
   }
@@ -345,13 +385,21 @@ t.test('backupDatabase() never writes a backup that is not whole and right, nor 
   )
   rmSync(join(dir, 'stale.sqlite-wal'))
 
-  await t.rejects(backupDatabase(join(dir, 'sub'), join(dir, 'b.sqlite')), /does not exist/, 'a missing source is refused')
+  await t.rejects(
+    backupDatabase(join(dir, 'sub'), join(dir, 'b.sqlite')),
+    /does not exist/,
+    'a missing source is refused',
+  )
   await t.rejects(backupDatabase(dir, join(dir, 'b.sqlite')), /The database path .* is not a file/, 'so is a folder')
   await t.rejects(backupDatabase(':memory:', join(dir, 'b.sqlite')), /:memory:/, 'and :memory:')
 
   const text = join(dir, 'notes.txt')
   writeFileSync(text, 'not a database, but long enough to look like a header of one. '.repeat(20))
-  await t.rejects(backupDatabase(text, join(dir, 'b.sqlite')), /file is not a database/, 'a source that is not SQLite fails')
+  await t.rejects(
+    backupDatabase(text, join(dir, 'b.sqlite')),
+    /file is not a database/,
+    'a source that is not SQLite fails',
+  )
   t.same(leftovers(), [], 'and leaves no file behind')
   rmSync(text)
 
@@ -401,7 +449,11 @@ t.test('backupDatabase() never writes a backup that is not whole and right, nor 
   const raced = join(dir, 'raced.sqlite')
   const pending = backupDatabase(live, raced, { pagesPerStep: 1 })
   writeFileSync(raced, 'written by someone else meanwhile')
-  await t.rejects(pending, /raced\.sqlite already exists/, 'a file that appears under the name during the copy is not replaced')
+  await t.rejects(
+    pending,
+    /raced\.sqlite already exists/,
+    'a file that appears under the name during the copy is not replaced',
+  )
   t.equal(readFileSync(raced, 'utf8'), 'written by someone else meanwhile', 'it is left as it was')
   t.same(leftovers(), [], 'and the copy is removed')
 })

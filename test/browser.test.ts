@@ -19,7 +19,8 @@ async function tempFolder(t: Test): Promise<string> {
 async function definitions(page: Page): Promise<Record<string, string>> {
   const terms = await page.locator('dl > dt').allTextContents()
   const descriptions = await page.locator('dl > dd').allTextContents()
-  if (terms.length !== descriptions.length) throw new Error(`${terms.length} terms but ${descriptions.length} descriptions`)
+  if (terms.length !== descriptions.length)
+    throw new Error(`${terms.length} terms but ${descriptions.length} descriptions`)
   return Object.fromEntries(terms.map((term, i) => [term.trim(), descriptions[i]?.trim() ?? '']))
 }
 
@@ -70,7 +71,11 @@ t.test('a customer CSV uploaded through the page gets a report page, and its val
   t.match(response?.headers()['content-type'], /^text\/html/, 'as an HTML page')
   t.equal(new URL(page.url()).pathname, '/upload/customers', 'the browser is on the upload URL')
 
-  t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Upload of customers.csv', 'the heading names the file')
+  t.equal(
+    await page.getByRole('heading', { level: 1 }).textContent(),
+    'Upload of customers.csv',
+    'the heading names the file',
+  )
   t.match(await page.title(), /^Upload report \d+ · CRM API$/, 'the report title has its number')
   t.match(
     await definitions(page),
@@ -88,7 +93,10 @@ t.test('a customer CSV uploaded through the page gets a report page, and its val
 
   await page.screenshot({ path: '/tmp/browser-report.png', fullPage: true })
 
-  await Promise.all([page.waitForURL(base + '/', { timeout: WAIT }), page.getByRole('link', { name: 'Upload another file' }).click()])
+  await Promise.all([
+    page.waitForURL(base + '/', { timeout: WAIT }),
+    page.getByRole('link', { name: 'Upload another file' }).click(),
+  ])
   t.equal(new URL(page.url()).pathname, '/', '"Upload another file" leads back to the upload page')
   t.equal(await page.title(), 'Upload customers and products · CRM API', 'the upload page again')
 
@@ -131,7 +139,11 @@ t.test('a file of an unsupported kind gets the problem page in the browser, and 
   t.equal(response?.status(), 415, 'the upload answers 415')
   t.match(response?.headers()['content-type'], /^text\/html/, 'as an HTML page')
 
-  t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Unsupported Media Type', 'the heading is the status title')
+  t.equal(
+    await page.getByRole('heading', { level: 1 }).textContent(),
+    'Unsupported Media Type',
+    'the heading is the status title',
+  )
   t.equal(await page.title(), 'Unsupported Media Type · CRM API', 'the page title')
   const text = (await page.locator('main').innerText()).replace(/\s+/g, ' ')
   t.match(text, /"notes\.pdf" is not a file this upload reads/, 'the detail names the file')

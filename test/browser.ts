@@ -43,4 +43,3 @@ export async function openBrowser(
   const page = await context.newPage()
   return { browser, context, page }
 }
-

@@ -133,7 +133,10 @@ function call(port: number, method: 'GET' | 'POST', path: string, body?: unknown
     agent,
     headers: {
       authorization,
-      ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+      ...(payload !== undefined && {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(payload),
+      }),
     },
   })
   const outcome = outcomeOf(req)
@@ -238,244 +241,284 @@ function checkIntegrity(t: Test, filename: string) {
 const countWithPrefix = (sqlite: SQLite.Database, prefix: string) =>
   (sqlite.prepare('select count(*) as n from customers where email like ?').get(`${prefix}.%`) as { n: number }).n
 
-t.test('SIGKILL inside a 200,000-row upload: after a restart none of its rows and no report are stored, and the file is sound', async (t) => {
-  const dir = tempDir(t)
-  const filename = join(dir, 'crm.sqlite')
-  const csv = join(dir, 'customers.csv')
-  const ROWS = 200_000
-  const bytes = writeCustomerCsv(csv, ROWS, 'user')
-  t.comment(`file: ${ROWS} rows, ${bytes} bytes`)
+t.test(
+  'SIGKILL inside a 200,000-row upload: after a restart none of its rows and no report are stored, and the file is sound',
+  async (t) => {
+    const dir = tempDir(t)
+    const filename = join(dir, 'crm.sqlite')
+    const csv = join(dir, 'customers.csv')
+    const ROWS = 200_000
+    const bytes = writeCustomerCsv(csv, ROWS, 'user')
+    t.comment(`file: ${ROWS} rows, ${bytes} bytes`)
 
-  const server = await startServer(t, filename)
-  const walBefore = walSize(filename)
-  // Before committing, the upload's transaction spills pages it changed into the write-ahead log;
-  // a few MB of them mean the kill comes well inside the transaction (a full upload spills ~30 MB).
-  const SPILLED = 4 * 1024 * 1024
-  const probe = new SQLite(filename, { timeout: 0, fileMustExist: true })
-  t.teardown(() => probe.open && probe.close())
+    const server = await startServer(t, filename)
+    const walBefore = walSize(filename)
+    // Before committing, the upload's transaction spills pages it changed into the write-ahead log;
+    // a few MB of them mean the kill comes well inside the transaction (a full upload spills ~30 MB).
+    const SPILLED = 4 * 1024 * 1024
+    const probe = new SQLite(filename, { timeout: 0, fileMustExist: true })
+    t.teardown(() => probe.open && probe.close())
 
-  const started = Date.now()
-  const upload = uploadFile(server.port, '/upload/customers', csv)
-  let answered = false
-  void upload.answer.then(() => (answered = true))
-  let inside = false
-  while (!answered && Date.now() - started < 60_000) {
-    if (walSize(filename) - walBefore >= SPILLED && writeLocked(probe)) {
-      inside = true
-      break
+    const started = Date.now()
+    const upload = uploadFile(server.port, '/upload/customers', csv)
+    let answered = false
+    void upload.answer.then(() => (answered = true))
+    let inside = false
+    while (!answered && Date.now() - started < 60_000) {
+      if (walSize(filename) - walBefore >= SPILLED && writeLocked(probe)) {
+        inside = true
+        break
+      }
+      await sleep(5)
     }
-    await sleep(5)
-  }
-  probe.close()
-  const walAtKill = walSize(filename)
-  server.child.kill('SIGKILL')
-  const killedAfter = Date.now() - started
-  t.ok(inside, 'the kill comes while the upload holds its transaction open, with pages spilled into the log')
-  t.same(await server.exit, { code: null, signal: 'SIGKILL' }, 'the server is killed')
-  const outcome = await upload.answer
-  t.equal(outcome.status, undefined, 'the upload was never answered: it was killed before its commit')
-  t.ok(await upload.sent, 'the whole file had been sent before the kill')
-  t.comment(
-    `killed ${killedAfter} ms after the upload started; write-ahead log ${walBefore} → ${walAtKill} bytes; ` +
-      `the upload's request ended with ${outcome.error}`,
-  )
+    probe.close()
+    const walAtKill = walSize(filename)
+    server.child.kill('SIGKILL')
+    const killedAfter = Date.now() - started
+    t.ok(inside, 'the kill comes while the upload holds its transaction open, with pages spilled into the log')
+    t.same(await server.exit, { code: null, signal: 'SIGKILL' }, 'the server is killed')
+    const outcome = await upload.answer
+    t.equal(outcome.status, undefined, 'the upload was never answered: it was killed before its commit')
+    t.ok(await upload.sent, 'the whole file had been sent before the kill')
+    t.comment(
+      `killed ${killedAfter} ms after the upload started; write-ahead log ${walBefore} → ${walAtKill} bytes; ` +
+        `the upload's request ended with ${outcome.error}`,
+    )
 
-  const restarted = await startServer(t, filename)
-  const report = await call(restarted.port, 'GET', '/upload/report?id=1')
-  t.equal(report.status, 404, 'the restarted server has no report of the killed upload')
-  const added = await call(restarted.port, 'POST', '/api/add/customer', newCustomer({ email: 'after.restart@example.com' }))
-  t.equal(added.status, 201, 'the restarted server adds a customer')
-  t.match(added.body, { email: 'after.restart@example.com' }, 'and answers with it')
-  await stopServer(t, restarted)
+    const restarted = await startServer(t, filename)
+    const report = await call(restarted.port, 'GET', '/upload/report?id=1')
+    t.equal(report.status, 404, 'the restarted server has no report of the killed upload')
+    const added = await call(
+      restarted.port,
+      'POST',
+      '/api/add/customer',
+      newCustomer({ email: 'after.restart@example.com' }),
+    )
+    t.equal(added.status, 201, 'the restarted server adds a customer')
+    t.match(added.body, { email: 'after.restart@example.com' }, 'and answers with it')
+    await stopServer(t, restarted)
 
-  const sqlite = checkIntegrity(t, filename)
-  const stored = countWithPrefix(sqlite, 'user')
-  t.comment(`rows of the file found after the restart: ${stored}`)
-  t.ok(stored === 0 || stored === ROWS, "the file's rows are all stored or none are")
-  t.equal(stored, 0, 'none are, since the kill came before the commit')
-  t.same(sqlite.prepare('select id from upload_reports').all(), [], 'no upload report is stored')
-  t.same(
-    sqlite.prepare('select email from customers').all(),
-    [{ email: 'after.restart@example.com' }],
-    'the only customer is the one added after the restart',
-  )
-})
+    const sqlite = checkIntegrity(t, filename)
+    const stored = countWithPrefix(sqlite, 'user')
+    t.comment(`rows of the file found after the restart: ${stored}`)
+    t.ok(stored === 0 || stored === ROWS, "the file's rows are all stored or none are")
+    t.equal(stored, 0, 'none are, since the kill came before the commit')
+    t.same(sqlite.prepare('select id from upload_reports').all(), [], 'no upload report is stored')
+    t.same(
+      sqlite.prepare('select email from customers').all(),
+      [{ email: 'after.restart@example.com' }],
+      'the only customer is the one added after the restart',
+    )
+  },
+)
 
-t.test('SIGKILL during a burst of concurrent writes: every customer answered 201 before the kill is there after a restart', async (t) => {
-  const filename = join(tempDir(t), 'crm.sqlite')
-  const server = await startServer(t, filename)
-  const TOTAL = 2000
-  const CONCURRENCY = 32
-  const KILL_AFTER = 600
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-  t.teardown(() => agent.destroy())
+t.test(
+  'SIGKILL during a burst of concurrent writes: every customer answered 201 before the kill is there after a restart',
+  async (t) => {
+    const filename = join(tempDir(t), 'crm.sqlite')
+    const server = await startServer(t, filename)
+    const TOTAL = 2000
+    const CONCURRENCY = 32
+    const KILL_AFTER = 600
+    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+    t.teardown(() => agent.destroy())
 
-  const acknowledged: Written[] = []
-  const unexpected: Outcome[] = []
-  let killed = false
-  let killedAfter = 0
-  let sent = 0
-  let next = 0
-  const started = Date.now()
-  /** Sends customers one after another until the server is killed or all are sent. */
-  const writer = async () => {
-    while (!killed && next < TOTAL) {
-      const n = next++
-      sent++
-      const customer = newCustomer({ name: `Burst ${n}`, email: `burst.${n}@example.com` })
-      const outcome = await call(server.port, 'POST', '/api/add/customer', customer, agent)
-      if (outcome.status === 201) acknowledged.push({ id: outcome.body.id, email: outcome.body.email })
-      else if (!killed || outcome.status !== undefined) unexpected.push(outcome)
-      if (!killed && acknowledged.length >= KILL_AFTER) {
-        killed = true
-        killedAfter = Date.now() - started
-        server.child.kill('SIGKILL')
+    const acknowledged: Written[] = []
+    const unexpected: Outcome[] = []
+    let killed = false
+    let killedAfter = 0
+    let sent = 0
+    let next = 0
+    const started = Date.now()
+    /** Sends customers one after another until the server is killed or all are sent. */
+    const writer = async () => {
+      while (!killed && next < TOTAL) {
+        const n = next++
+        sent++
+        const customer = newCustomer({ name: `Burst ${n}`, email: `burst.${n}@example.com` })
+        const outcome = await call(server.port, 'POST', '/api/add/customer', customer, agent)
+        if (outcome.status === 201) acknowledged.push({ id: outcome.body.id, email: outcome.body.email })
+        else if (!killed || outcome.status !== undefined) unexpected.push(outcome)
+        if (!killed && acknowledged.length >= KILL_AFTER) {
+          killed = true
+          killedAfter = Date.now() - started
+          server.child.kill('SIGKILL')
+        }
       }
     }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, writer))
-  t.same(await server.exit, { code: null, signal: 'SIGKILL' }, 'the server is killed part-way through the burst')
-  t.same(unexpected, [], 'every answer is a 201; only requests in flight at the kill failed')
-  t.ok(killed, `the kill came after ${KILL_AFTER} acknowledgements`)
-  t.equal(new Set(acknowledged.map((c) => c.id)).size, acknowledged.length, 'every acknowledged customer has its own id')
-  t.comment(`${sent} of ${TOTAL} writes sent, ${acknowledged.length} acknowledged (201) when the kill came, ${killedAfter} ms into the burst`)
+    await Promise.all(Array.from({ length: CONCURRENCY }, writer))
+    t.same(await server.exit, { code: null, signal: 'SIGKILL' }, 'the server is killed part-way through the burst')
+    t.same(unexpected, [], 'every answer is a 201; only requests in flight at the kill failed')
+    t.ok(killed, `the kill came after ${KILL_AFTER} acknowledgements`)
+    t.equal(
+      new Set(acknowledged.map((c) => c.id)).size,
+      acknowledged.length,
+      'every acknowledged customer has its own id',
+    )
+    t.comment(
+      `${sent} of ${TOTAL} writes sent, ${acknowledged.length} acknowledged (201) when the kill came, ${killedAfter} ms into the burst`,
+    )
 
-  const restarted = await startServer(t, filename)
-  const missing = await missingThroughApi(restarted.port, acknowledged)
-  t.same(missing, [], 'every acknowledged customer is found by its id, with its e-mail address')
-  await stopServer(t, restarted)
+    const restarted = await startServer(t, filename)
+    const missing = await missingThroughApi(restarted.port, acknowledged)
+    t.same(missing, [], 'every acknowledged customer is found by its id, with its e-mail address')
+    await stopServer(t, restarted)
 
-  const sqlite = checkIntegrity(t, filename)
-  const rows = sqlite.prepare('select id, email from customers').all() as Written[]
-  const stored = new Map(rows.map((row) => [row.id, row.email]))
-  t.same(
-    acknowledged.filter((c) => stored.get(c.id) !== c.email),
-    [],
-    'the file holds every acknowledged customer with the same id and e-mail address',
-  )
-  t.ok(rows.length <= sent, 'and no more customers than were sent')
-  t.comment(
-    `found after the restart: ${rows.length} customers ` +
-      `(${rows.length - acknowledged.length} committed but not acknowledged before the kill)`,
-  )
-})
+    const sqlite = checkIntegrity(t, filename)
+    const rows = sqlite.prepare('select id, email from customers').all() as Written[]
+    const stored = new Map(rows.map((row) => [row.id, row.email]))
+    t.same(
+      acknowledged.filter((c) => stored.get(c.id) !== c.email),
+      [],
+      'the file holds every acknowledged customer with the same id and e-mail address',
+    )
+    t.ok(rows.length <= sent, 'and no more customers than were sent')
+    t.comment(
+      `found after the restart: ${rows.length} customers ` +
+        `(${rows.length - acknowledged.length} committed but not acknowledged before the kill)`,
+    )
+  },
+)
 
-t.test('SIGTERM under load: requests in flight finish, later ones are refused cleanly, the process exits 0 and every 2xx write is kept', async (t) => {
-  const dir = tempDir(t)
-  const filename = join(dir, 'crm.sqlite')
-  const csv = join(dir, 'customers.csv')
-  const ROWS = 30_000
-  writeCustomerCsv(csv, ROWS, 'bulk')
-  const server = await startServer(t, filename)
-  const CONCURRENCY = 32
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-  t.teardown(() => agent.destroy())
+t.test(
+  'SIGTERM under load: requests in flight finish, later ones are refused cleanly, the process exits 0 and every 2xx write is kept',
+  async (t) => {
+    const dir = tempDir(t)
+    const filename = join(dir, 'crm.sqlite')
+    const csv = join(dir, 'customers.csv')
+    const ROWS = 30_000
+    writeCustomerCsv(csv, ROWS, 'bulk')
+    const server = await startServer(t, filename)
+    const CONCURRENCY = 32
+    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+    t.teardown(() => agent.destroy())
 
-  const outcomes: Outcome[] = []
-  let signalledAt = Infinity
-  let exited = false
-  void server.exit.then(() => (exited = true))
-  let next = 0
-  /** Sends customers one after another until a request fails after the signal, or the server has exited. */
-  const writer = async () => {
-    while (!exited) {
-      const n = next++
-      const customer = newCustomer({ name: `Load ${n}`, email: `load.${n}@example.com` })
-      const outcome = await call(server.port, 'POST', '/api/add/customer', customer, agent)
-      outcomes.push(outcome)
-      if (outcome.status !== 201 && Date.now() >= signalledAt) break
+    const outcomes: Outcome[] = []
+    let signalledAt = Infinity
+    let exited = false
+    void server.exit.then(() => (exited = true))
+    let next = 0
+    /** Sends customers one after another until a request fails after the signal, or the server has exited. */
+    const writer = async () => {
+      while (!exited) {
+        const n = next++
+        const customer = newCustomer({ name: `Load ${n}`, email: `load.${n}@example.com` })
+        const outcome = await call(server.port, 'POST', '/api/add/customer', customer, agent)
+        outcomes.push(outcome)
+        if (outcome.status !== 201 && Date.now() >= signalledAt) break
+      }
     }
-  }
-  const writers = Promise.all(Array.from({ length: CONCURRENCY }, writer))
+    const writers = Promise.all(Array.from({ length: CONCURRENCY }, writer))
 
-  // The signal comes while the upload is in the server: it has been read and its body has
-  // arrived, but its rows are not all stored (checked below from the order of the log lines).
-  while (outcomes.filter((o) => o.status === 201).length < 100) await sleep(5)
-  const upload = uploadFile(server.port, '/upload/customers', csv)
-  t.ok(await upload.sent, 'the upload is sent')
-  const uploadRead = /"url":"\/upload\/customers"[^\n]*"msg":"incoming request"/
-  for (let waited = 0; !uploadRead.test(server.stdout()) && waited < 20_000; waited += 5) await sleep(5)
-  await sleep(50)
-  signalledAt = Date.now()
-  server.child.kill('SIGTERM')
-  const exit = await server.exit
-  const exitedAfter = Date.now() - signalledAt
-  await writers
-  const uploaded = await upload.answer
+    // The signal comes while the upload is in the server: it has been read and its body has
+    // arrived, but its rows are not all stored (checked below from the order of the log lines).
+    while (outcomes.filter((o) => o.status === 201).length < 100) await sleep(5)
+    const upload = uploadFile(server.port, '/upload/customers', csv)
+    t.ok(await upload.sent, 'the upload is sent')
+    const uploadRead = /"url":"\/upload\/customers"[^\n]*"msg":"incoming request"/
+    for (let waited = 0; !uploadRead.test(server.stdout()) && waited < 20_000; waited += 5) await sleep(5)
+    await sleep(50)
+    signalledAt = Date.now()
+    server.child.kill('SIGTERM')
+    const exit = await server.exit
+    const exitedAfter = Date.now() - signalledAt
+    await writers
+    const uploaded = await upload.answer
 
-  t.same(exit, { code: 0, signal: null }, 'the server exits with code 0')
-  const logs = server.logs()
-  const shutdown = logs.findIndex((line) => line.signal === 'SIGTERM' && /shutting down/.test(line.msg))
-  t.ok(shutdown >= 0, 'its log says it got SIGTERM')
-  // The server takes the signal when its event loop comes to it: by its own clock, which is ours.
-  const shutdownAt: number = logs[shutdown]?.time ?? signalledAt
-  t.equal(logs.at(-1)?.msg, 'stopped; the database is closed', 'and ends saying it stopped and closed the database')
-  t.notOk(logs.some((line) => /did not finish in time/.test(line.msg)), 'in-flight requests finished within the grace period')
+    t.same(exit, { code: 0, signal: null }, 'the server exits with code 0')
+    const logs = server.logs()
+    const shutdown = logs.findIndex((line) => line.signal === 'SIGTERM' && /shutting down/.test(line.msg))
+    t.ok(shutdown >= 0, 'its log says it got SIGTERM')
+    // The server takes the signal when its event loop comes to it: by its own clock, which is ours.
+    const shutdownAt: number = logs[shutdown]?.time ?? signalledAt
+    t.equal(logs.at(-1)?.msg, 'stopped; the database is closed', 'and ends saying it stopped and closed the database')
+    t.notOk(
+      logs.some((line) => /did not finish in time/.test(line.msg)),
+      'in-flight requests finished within the grace period',
+    )
 
-  t.equal(uploaded.status, 201, 'the upload in flight at the signal is answered 201')
-  t.match(uploaded.body, { rows: ROWS, inserted: ROWS, skipped: 0 }, 'with every row inserted')
-  t.ok(
-    shutdown < logs.findIndex((line) => line.msg === 'upload stored'),
-    'the upload was stored after the signal: it was in flight',
-  )
+    t.equal(uploaded.status, 201, 'the upload in flight at the signal is answered 201')
+    t.match(uploaded.body, { rows: ROWS, inserted: ROWS, skipped: 0 }, 'with every row inserted')
+    t.ok(
+      shutdown < logs.findIndex((line) => line.msg === 'upload stored'),
+      'the upload was stored after the signal: it was in flight',
+    )
 
-  // The server's view: each request it read is logged "incoming request" (with the client's port)
-  // and, once answered, "request completed" (a 503 problem for those refused while closing).
-  const completedAt = new Map<string, number>()
-  for (const [i, line] of logs.entries()) if (line.msg === 'request completed') completedAt.set(line.reqId, i)
-  const read = logs.map((line, i) => ({ line, i })).filter(({ line }) => line.msg === 'incoming request')
-  t.same(read.filter(({ line }) => !completedAt.has(line.reqId)), [], 'the server completed every request it read')
-  const inFlight = read.filter(({ line, i }) => i < shutdown && completedAt.get(line.reqId)! > shutdown)
-  t.same(
-    inFlight.filter(({ line }) => logs[completedAt.get(line.reqId)!]!.res.statusCode !== 201),
-    [],
-    'every request in flight at the signal is completed with a 201',
-  )
-  t.ok(inFlight.some(({ line }) => line.req.url === '/upload/customers'), 'the upload among them')
+    // The server's view: each request it read is logged "incoming request" (with the client's port)
+    // and, once answered, "request completed" (a 503 problem for those refused while closing).
+    const completedAt = new Map<string, number>()
+    for (const [i, line] of logs.entries()) if (line.msg === 'request completed') completedAt.set(line.reqId, i)
+    const read = logs.map((line, i) => ({ line, i })).filter(({ line }) => line.msg === 'incoming request')
+    t.same(
+      read.filter(({ line }) => !completedAt.has(line.reqId)),
+      [],
+      'the server completed every request it read',
+    )
+    const inFlight = read.filter(({ line, i }) => i < shutdown && completedAt.get(line.reqId)! > shutdown)
+    t.same(
+      inFlight.filter(({ line }) => logs[completedAt.get(line.reqId)!]!.res.statusCode !== 201),
+      [],
+      'every request in flight at the signal is completed with a 201',
+    )
+    t.ok(
+      inFlight.some(({ line }) => line.req.url === '/upload/customers'),
+      'the upload among them',
+    )
 
-  // The client's view must match it: every request the server read got its whole answer, on the
-  // connection (client port) it was sent on, whatever happened to that connection afterwards.
-  const answered = outcomes.filter((o) => o.status !== undefined)
-  const failed = outcomes.filter((o) => o.status === undefined)
-  t.same(answered.filter((o) => o.status !== 201 && o.status !== 503), [], 'every write is answered 201 or refused with 503')
-  t.same(answered.filter((o) => o.status === 503 && o.answeredAt! < shutdownAt), [], 'no 503 before the signal')
-  const tally = (ports: Array<number | undefined>) => {
-    const counts: Record<string, number> = {}
-    for (const port of ports) counts[String(port)] = (counts[String(port)] ?? 0) + 1
-    return counts
-  }
-  t.same(
-    tally([...answered, uploaded].filter((o) => o.status !== undefined).map((o) => o.localPort)),
-    tally(read.map(({ line }) => line.req.remotePort)),
-    'every request the server read was answered in whole, and only those (by client port)',
-  )
-  t.equal(
-    answered.filter((o) => o.status === 503).length,
-    logs.filter((line) => line.msg === 'request completed' && line.res?.statusCode === 503).length,
-    'every 503 the server sent arrived whole',
-  )
-  const sentBefore = failed.filter((o) => o.sentAt < shutdownAt)
-  const refused = failed.filter((o) => o.error === 'ECONNREFUSED').length
-  const count = (status: number) => answered.filter((o) => o.status === status).length
-  t.comment(
-    `${outcomes.length} writes: ${count(201)} answered 201, ${count(503)} refused with 503, ` +
-      `${refused} connections refused, ` +
-      `${failed.length - refused} reset before the server read them (${sentBefore.length} of them sent before the signal); ` +
-      `${inFlight.length} requests (the upload and ${inFlight.length - 1} writes) in flight at the signal, all completed; ` +
-      `the signal taken ${shutdownAt - signalledAt} ms after it was sent, exit ${exitedAfter} ms after it was sent`,
-  )
-  // server.close() (Node 19 and later) destroys as idle every keep-alive connection whose next
-  // request it has not begun to parse, even when that request's bytes are already in its socket
-  // (the event loop busy with other requests); the shutdown plugin drains them first.
-  const reset = failed.filter((o) => o.error !== 'ECONNREFUSED')
-  t.same(reset, [], 'no request is reset: each is answered (201 or 503) or refused at connect')
+    // The client's view must match it: every request the server read got its whole answer, on the
+    // connection (client port) it was sent on, whatever happened to that connection afterwards.
+    const answered = outcomes.filter((o) => o.status !== undefined)
+    const failed = outcomes.filter((o) => o.status === undefined)
+    t.same(
+      answered.filter((o) => o.status !== 201 && o.status !== 503),
+      [],
+      'every write is answered 201 or refused with 503',
+    )
+    t.same(
+      answered.filter((o) => o.status === 503 && o.answeredAt! < shutdownAt),
+      [],
+      'no 503 before the signal',
+    )
+    const tally = (ports: Array<number | undefined>) => {
+      const counts: Record<string, number> = {}
+      for (const port of ports) counts[String(port)] = (counts[String(port)] ?? 0) + 1
+      return counts
+    }
+    t.same(
+      tally([...answered, uploaded].filter((o) => o.status !== undefined).map((o) => o.localPort)),
+      tally(read.map(({ line }) => line.req.remotePort)),
+      'every request the server read was answered in whole, and only those (by client port)',
+    )
+    t.equal(
+      answered.filter((o) => o.status === 503).length,
+      logs.filter((line) => line.msg === 'request completed' && line.res?.statusCode === 503).length,
+      'every 503 the server sent arrived whole',
+    )
+    const sentBefore = failed.filter((o) => o.sentAt < shutdownAt)
+    const refused = failed.filter((o) => o.error === 'ECONNREFUSED').length
+    const count = (status: number) => answered.filter((o) => o.status === status).length
+    t.comment(
+      `${outcomes.length} writes: ${count(201)} answered 201, ${count(503)} refused with 503, ` +
+        `${refused} connections refused, ` +
+        `${failed.length - refused} reset before the server read them (${sentBefore.length} of them sent before the signal); ` +
+        `${inFlight.length} requests (the upload and ${inFlight.length - 1} writes) in flight at the signal, all completed; ` +
+        `the signal taken ${shutdownAt - signalledAt} ms after it was sent, exit ${exitedAfter} ms after it was sent`,
+    )
+    // server.close() (Node 19 and later) destroys as idle every keep-alive connection whose next
+    // request it has not begun to parse, even when that request's bytes are already in its socket
+    // (the event loop busy with other requests); the shutdown plugin drains them first.
+    const reset = failed.filter((o) => o.error !== 'ECONNREFUSED')
+    t.same(reset, [], 'no request is reset: each is answered (201 or 503) or refused at connect')
 
-  const written = answered.filter((o) => o.status === 201).map((o) => ({ id: o.body.id, email: o.body.email }) as Written)
-  const restarted = await startServer(t, filename)
-  const missing = await missingThroughApi(restarted.port, written)
-  t.same(missing, [], 'after a restart every write answered 201 is found by its id')
-  await stopServer(t, restarted)
-  const sqlite = checkIntegrity(t, filename)
-  t.equal(countWithPrefix(sqlite, 'bulk'), ROWS, 'and every row of the upload is stored')
-  t.equal(countWithPrefix(sqlite, 'load'), written.length, 'and no write that was not answered 201')
-})
+    const written = answered
+      .filter((o) => o.status === 201)
+      .map((o) => ({ id: o.body.id, email: o.body.email }) as Written)
+    const restarted = await startServer(t, filename)
+    const missing = await missingThroughApi(restarted.port, written)
+    t.same(missing, [], 'after a restart every write answered 201 is found by its id')
+    await stopServer(t, restarted)
+    const sqlite = checkIntegrity(t, filename)
+    t.equal(countWithPrefix(sqlite, 'bulk'), ROWS, 'and every row of the upload is stored')
+    t.equal(countWithPrefix(sqlite, 'load'), written.length, 'and no write that was not answered 201')
+  },
+)

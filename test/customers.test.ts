@@ -21,8 +21,18 @@ t.test('add a customer', async (t) => {
     t.equal(res.status, 201)
     t.match(res.headers['content-type'], /^application\/json/)
     t.same(Object.keys(res.body).sort(), [
-      'address', 'created', 'email', 'id', 'name', 'optchat', 'optemail', 'optphone', 'phone', 'revenue',
-      'status', 'updated',
+      'address',
+      'created',
+      'email',
+      'id',
+      'name',
+      'optchat',
+      'optemail',
+      'optphone',
+      'phone',
+      'revenue',
+      'status',
+      'updated',
     ])
     t.match(res.body, {
       id: 1,
@@ -59,10 +69,22 @@ t.test('add a customer', async (t) => {
     const app = await build(t)
     const res = await client(app).post(
       '/api/add/customer',
-      newCustomer({ phone: '+44 20 7946 0958', optphone: true, optemail: 'true', optchat: 'false', status: 'suspended' }),
+      newCustomer({
+        phone: '+44 20 7946 0958',
+        optphone: true,
+        optemail: 'true',
+        optchat: 'false',
+        status: 'suspended',
+      }),
     )
     t.equal(res.status, 201)
-    t.match(res.body, { phone: '+44 20 7946 0958', optphone: true, optemail: true, optchat: false, status: 'suspended' })
+    t.match(res.body, {
+      phone: '+44 20 7946 0958',
+      optphone: true,
+      optemail: true,
+      optchat: false,
+      status: 'suspended',
+    })
     await matchStored(t, app, [{ phone: '+44 20 7946 0958', optphone: 1, optemail: 1, optchat: 0 }])
   })
 
@@ -82,10 +104,7 @@ t.test('add a customer', async (t) => {
     t.equal(res.status, 400)
     t.match(res.headers['content-type'], /^application\/problem\+json/)
     t.match(res.body, problemOf(400))
-    t.same(
-      res.body.errors.map((e: { field: string }) => e.field).sort(),
-      ['address', 'email', 'name', 'status'],
-    )
+    t.same(res.body.errors.map((e: { field: string }) => e.field).sort(), ['address', 'email', 'name', 'status'])
     t.ok(res.body.errors.every((e: { message: string }) => e.message === 'is required'))
     t.match(res.body.detail, /4 invalid fields/)
     t.same(await storedCustomers(app), [])
@@ -104,7 +123,9 @@ t.test('add a customer', async (t) => {
       status: 'gone',
     })
     t.equal(res.status, 400)
-    const byField = Object.fromEntries(res.body.errors.map((e: { field: string; message: string }) => [e.field, e.message]))
+    const byField = Object.fromEntries(
+      res.body.errors.map((e: { field: string; message: string }) => [e.field, e.message]),
+    )
     t.match(byField, {
       name: 'must be string',
       email: 'must be an e-mail address',
@@ -131,7 +152,9 @@ t.test('add a customer', async (t) => {
     const api = client(app)
     const empty = await api.post('/api/add/customer', newCustomer({ name: '' }))
     t.equal(empty.status, 400)
-    t.same(empty.body.errors, [{ field: 'name', message: 'must be text on one line, not blank, without control characters' }])
+    t.same(empty.body.errors, [
+      { field: 'name', message: 'must be text on one line, not blank, without control characters' },
+    ])
     const long = await api.post('/api/add/customer', newCustomer({ address: 'x'.repeat(501) }))
     t.equal(long.status, 400)
     t.same(long.body.errors, [{ field: 'address', message: 'must NOT have more than 500 characters' }])
@@ -148,8 +171,16 @@ t.test('add a customer', async (t) => {
       [{ name: 'Ada\nLovelace' }, 'name', oneLine],
       [{ name: 'Ada\ud800' }, 'name', oneLine],
       [{ phone: ' ' }, 'phone', oneLine],
-      [{ address: '\n\t' }, 'address', 'must be text, not blank, without control characters other than tabs and line breaks'],
-      [{ address: 'x\u0007' }, 'address', 'must be text, not blank, without control characters other than tabs and line breaks'],
+      [
+        { address: '\n\t' },
+        'address',
+        'must be text, not blank, without control characters other than tabs and line breaks',
+      ],
+      [
+        { address: 'x\u0007' },
+        'address',
+        'must be text, not blank, without control characters other than tabs and line breaks',
+      ],
     ]
     for (const [fields, field, message] of cases) {
       const res = await api.post('/api/add/customer', newCustomer(fields))
@@ -157,7 +188,10 @@ t.test('add a customer', async (t) => {
       t.same(res.body.errors, [{ field, message }], JSON.stringify(fields))
     }
     t.same(await storedCustomers(app), [])
-    const multiline = await api.post('/api/add/customer', newCustomer({ address: '12 St James Square\nLondon', name: 'Zoë 李' }))
+    const multiline = await api.post(
+      '/api/add/customer',
+      newCustomer({ address: '12 St James Square\nLondon', name: 'Zoë 李' }),
+    )
     t.equal(multiline.status, 201, 'an address may span lines; names may use any script')
     t.match(multiline.body, { address: '12 St James Square\nLondon', name: 'Zoë 李' })
   })
@@ -250,7 +284,9 @@ t.test('get a customer', async (t) => {
       t.equal(res.body.errors[0].field, Object.keys(query)[0])
     }
     t.equal((await api.get('/api/get/customer', { query: { name: 'Ada Lovelace', limit: 1000 } })).status, 200)
-    const farthest = await api.get('/api/get/customer', { query: { name: 'Ada Lovelace', offset: Number.MAX_SAFE_INTEGER } })
+    const farthest = await api.get('/api/get/customer', {
+      query: { name: 'Ada Lovelace', offset: Number.MAX_SAFE_INTEGER },
+    })
     t.equal(farthest.status, 200)
     t.same(farthest.body, [])
   })
@@ -430,7 +466,10 @@ t.test('delete a customer', async (t) => {
     const productid = await insertProduct(app, null, 500)
     const time = new Date().toISOString()
     for (const customerid of [ada.id, grace.id]) {
-      await app.db.insertInto('feedback').values({ customerid, heading: 'h', body: 'b', nps: 9, created: time }).execute()
+      await app.db
+        .insertInto('feedback')
+        .values({ customerid, heading: 'h', body: 'b', nps: 9, created: time })
+        .execute()
       await app.db
         .insertInto('product_feedback')
         .values({ customerid, productid, heading: 'h', body: 'b', nps: null, created: time })
@@ -463,7 +502,9 @@ t.test("revenue is the exact sum of the prices of the customer's products", asyn
   t.equal((await api.get('/api/get/customer', { query: { id: ada.id } })).body.revenue, 0.3)
   t.equal((await api.get('/api/get/customer', { query: { id: grace.id } })).body.revenue, 999.99)
   t.same(
-    (await api.get('/api/get/customer', { query: { name: 'ada lovelace' } })).body.map((c: { revenue: number }) => c.revenue),
+    (await api.get('/api/get/customer', { query: { name: 'ada lovelace' } })).body.map(
+      (c: { revenue: number }) => c.revenue,
+    ),
     [0.3, 999.99],
   )
   const updated = await api.post('/api/update/customer', { id: ada.id, status: 'inactive' })

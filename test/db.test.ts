@@ -73,7 +73,11 @@ t.test('the statement cache', async (t) => {
     const other = db.prepare('select v from n order by v')
     t.not(other, reading, 'a busy statement is not shared')
     t.same(other.all([]), [{ v: 1 }, { v: 2 }, { v: 3 }])
-    t.same([...iterator].map((row) => row.v), [2, 3], 'the first reader is undisturbed')
+    t.same(
+      [...iterator].map((row) => row.v),
+      [2, 3],
+      'the first reader is undisturbed',
+    )
   })
 
   t.test('keeps at most its capacity, dropping the least recently used', async (t) => {
@@ -91,7 +95,10 @@ t.test('the statement cache', async (t) => {
     })
     t.teardown(() => kysely.destroy())
     await kysely.schema.createTable('n').addColumn('v', 'integer').execute()
-    await kysely.insertInto('n').values([{ v: 1 }, { v: 2 }]).execute()
+    await kysely
+      .insertInto('n')
+      .values([{ v: 1 }, { v: 2 }])
+      .execute()
     for (let i = 0; i < 3; i++) {
       t.same(await kysely.selectFrom('n').select('v').where('v', '>', 1).execute(), [{ v: 2 }])
     }
@@ -104,22 +111,35 @@ t.test('migrations', async (t) => {
     const db = connect(filename)
     t.teardown(() => db.destroy())
     const results = await migrateToLatest(db)
-    t.same(results.map((r) => [r.migrationName, r.status]), [
-      ['20261129_001_initial', 'Success'],
-      ['20261129_002_upload_reports', 'Success'],
-      ['20261129_003_export_records', 'Success'],
-      ['20261129_004_api_keys', 'Success'],
-    ])
+    t.same(
+      results.map((r) => [r.migrationName, r.status]),
+      [
+        ['20261129_001_initial', 'Success'],
+        ['20261129_002_upload_reports', 'Success'],
+        ['20261129_003_export_records', 'Success'],
+        ['20261129_004_api_keys', 'Success'],
+      ],
+    )
     t.same(await migrateToLatest(db), [], 'nothing is pending')
 
     const sqlite = new SQLite(filename, { readonly: true })
     t.teardown(() => sqlite.close())
     const names = (type: string) =>
-      (sqlite.prepare(`select name from sqlite_master where type = ? and name not like 'sqlite_%' and name not like 'kysely_%' order by name`).all(type) as { name: string }[]).map(
-        (row) => row.name,
-      )
+      (
+        sqlite
+          .prepare(
+            `select name from sqlite_master where type = ? and name not like 'sqlite_%' and name not like 'kysely_%' order by name`,
+          )
+          .all(type) as { name: string }[]
+      ).map((row) => row.name)
     t.same(names('table'), [
-      'api_keys', 'customer_requests', 'customers', 'export_records', 'feedback', 'product_feedback', 'products',
+      'api_keys',
+      'customer_requests',
+      'customers',
+      'export_records',
+      'feedback',
+      'product_feedback',
+      'products',
       'upload_reports',
     ])
     t.same(names('index'), [
@@ -132,7 +152,9 @@ t.test('migrations', async (t) => {
       'products_customerid',
       'products_name_key',
     ])
-    const unique = sqlite.prepare(`select "unique" from pragma_index_list('customers') where name = ?`).get('customers_email_key')
+    const unique = sqlite
+      .prepare(`select "unique" from pragma_index_list('customers') where name = ?`)
+      .get('customers_email_key')
     t.same(unique, { unique: 1 }, 'e-mail keys are unique')
     const foreignKeys = (table: string) =>
       sqlite.prepare(`select "table", "from", on_delete from pragma_foreign_key_list(?) order by "from"`).all(table)
@@ -151,30 +173,64 @@ t.test('migrations', async (t) => {
     await migrateToLatest(db)
     const time = new Date().toISOString()
     const customer = {
-      name: 'A', name_key: 'a', email: 'a@x.io', email_key: 'a@x.io', address: 'x', phone: null,
-      optphone: 0, optemail: 0, optchat: 0, status: 'active' as const, created: time, updated: time,
+      name: 'A',
+      name_key: 'a',
+      email: 'a@x.io',
+      email_key: 'a@x.io',
+      address: 'x',
+      phone: null,
+      optphone: 0,
+      optemail: 0,
+      optchat: 0,
+      status: 'active' as const,
+      created: time,
+      updated: time,
     }
     await db.insertInto('customers').values(customer).execute()
     await t.rejects(db.insertInto('customers').values(customer).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
     await t.rejects(
-      db.insertInto('customers').values({ ...customer, email_key: 'b', status: 'gone' as 'active' }).execute(),
+      db
+        .insertInto('customers')
+        .values({ ...customer, email_key: 'b', status: 'gone' as 'active' })
+        .execute(),
       { code: 'SQLITE_CONSTRAINT_CHECK' },
     )
     await t.rejects(
-      db.insertInto('customers').values({ ...customer, email_key: 'c', optchat: 2 }).execute(),
+      db
+        .insertInto('customers')
+        .values({ ...customer, email_key: 'c', optchat: 2 })
+        .execute(),
       { code: 'SQLITE_CONSTRAINT_CHECK' },
     )
     const product = {
-      name: 'p', name_key: 'p', price_cents: 100, purchased: '2026-01-01', warranty: 2, customerid: 99,
-      created: time, updated: time,
+      name: 'p',
+      name_key: 'p',
+      price_cents: 100,
+      purchased: '2026-01-01',
+      warranty: 2,
+      customerid: 99,
+      created: time,
+      updated: time,
     }
     await t.rejects(db.insertInto('products').values(product).execute(), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' })
-    await t.rejects(db.insertInto('products').values({ ...product, customerid: null, price_cents: -1 }).execute(), {
-      code: 'SQLITE_CONSTRAINT_CHECK',
-    })
-    await t.rejects(db.insertInto('products').values({ ...product, customerid: null, warranty: 51 }).execute(), {
-      code: 'SQLITE_CONSTRAINT_CHECK',
-    })
+    await t.rejects(
+      db
+        .insertInto('products')
+        .values({ ...product, customerid: null, price_cents: -1 })
+        .execute(),
+      {
+        code: 'SQLITE_CONSTRAINT_CHECK',
+      },
+    )
+    await t.rejects(
+      db
+        .insertInto('products')
+        .values({ ...product, customerid: null, warranty: 51 })
+        .execute(),
+      {
+        code: 'SQLITE_CONSTRAINT_CHECK',
+      },
+    )
   })
 
   t.test('a failing migration throws, naming it, and the whole run is rolled back', async (t) => {
@@ -209,7 +265,10 @@ t.test('migrations', async (t) => {
     const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) })
     const { error } = await migrator.migrateTo(NO_MIGRATIONS)
     t.equal(error, undefined)
-    t.same((await db.introspection.getTables()).map((table) => table.name), [])
+    t.same(
+      (await db.introspection.getTables()).map((table) => table.name),
+      [],
+    )
   })
 
   t.test('the app does not start when a migration fails, and closes the database', async (t) => {
@@ -223,7 +282,9 @@ t.test('migrations', async (t) => {
     const after = new SQLite(filename, { readonly: true })
     t.teardown(() => after.close())
     t.same(
-      after.prepare(`select name from sqlite_master where type = 'table' and name not like 'kysely_%' order by name`).all(),
+      after
+        .prepare(`select name from sqlite_master where type = 'table' and name not like 'kysely_%' order by name`)
+        .all(),
       [{ name: 'products' }],
       'nothing of the failed migration is left',
     )

@@ -10,7 +10,12 @@ t.setTimeout(50_000)
 
 t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on a stored customer', async (t) => {
   const { app, base } = await startApp(t)
-  const created = await app.inject({ method: 'POST', url: '/api/add/customer', payload: newCustomer(), headers: AS_ADMIN })
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/add/customer',
+    payload: newCustomer(),
+    headers: AS_ADMIN,
+  })
   t.equal(created.statusCode, 201, 'a customer to look up')
   const id = created.json<{ id: number }>().id
   const { page } = await openBrowser(t)
@@ -20,16 +25,22 @@ t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on
   await page.locator('.opblock-tag-section').first().waitFor()
 
   // Each tag is a section holding exactly the operations that carry it.
-  const sections = await page.locator('.opblock-tag-section h3').evaluateAll((h3s) => h3s.map((h3) => h3.getAttribute('data-tag')))
-  t.same(sections, document.tags.map((tag) => tag.name), 'one section per tag, in the order of the document')
+  const sections = await page
+    .locator('.opblock-tag-section h3')
+    .evaluateAll((h3s) => h3s.map((h3) => h3.getAttribute('data-tag')))
+  t.same(
+    sections,
+    document.tags.map((tag) => tag.name),
+    'one section per tag, in the order of the document',
+  )
   for (const tag of document.tags) {
     const expected = Object.values(document.paths)
       .flatMap((methods) => Object.values(methods as Record<string, { operationId: string; tags: string[] }>))
       .filter((operation) => operation.tags.includes(tag.name))
       .map((operation) => `operations-${tag.name}-${operation.operationId}`)
-    const listed = await page.locator(`.opblock-tag-section:has(h3[data-tag="${tag.name}"]) .opblock`).evaluateAll(
-      (blocks) => blocks.map((block) => block.id),
-    )
+    const listed = await page
+      .locator(`.opblock-tag-section:has(h3[data-tag="${tag.name}"]) .opblock`)
+      .evaluateAll((blocks) => blocks.map((block) => block.id))
     t.same(listed.sort(), expected.sort(), `${tag.name}: its operations`)
   }
 
@@ -53,7 +64,11 @@ t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on
   t.notOk(new URL(response.url()).searchParams.has('name'), 'and no name beside it')
   t.equal(response.request().headers().authorization, `Bearer ${TEST_KEY}`, 'with the key')
   const body = await response.text()
-  assertDocumented('GET', response.url(), { status: response.status(), contentType: response.headers()['content-type'], body })
+  assertDocumented('GET', response.url(), {
+    status: response.status(),
+    contentType: response.headers()['content-type'],
+    body,
+  })
   t.equal(response.status(), 200)
   t.match(JSON.parse(body), { id, name: 'Ada Lovelace', email: 'ada@example.com' })
 
@@ -63,7 +78,11 @@ t.test('/docs lists every operation by tag, and "Try it out" runs getCustomer on
   await row.waitFor()
   t.equal((await row.locator('.response-col_status').textContent())?.trim(), '200', 'the page shows 200')
   const shown = await row.locator('.response-col_description .microlight').first().textContent()
-  t.match(JSON.parse(shown ?? '{}'), { id, name: 'Ada Lovelace', email: 'ada@example.com', status: 'active' }, 'and the record')
+  t.match(
+    JSON.parse(shown ?? '{}'),
+    { id, name: 'Ada Lovelace', email: 'ada@example.com', status: 'active' },
+    'and the record',
+  )
   t.match(await operation.locator('.request-url').textContent(), `/api/get/customer?id=${id}`, 'and the URL it called')
 
   // By name instead: the form's own pattern check (without the `u` flag) lets a real name through.

@@ -176,7 +176,11 @@ t.test('GET parameters from the query string or a JSON body, through one mechani
     for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
       const res = await api.get('/api/get/customer', { payload: 'id=1', headers: { 'content-type': type } })
       t.equal(res.status, 415, type)
-      const empty = await api.get('/api/get/customer', { query: { id: ada.id }, payload: '', headers: { 'content-type': type } })
+      const empty = await api.get('/api/get/customer', {
+        query: { id: ada.id },
+        payload: '',
+        headers: { 'content-type': type },
+      })
       t.equal(empty.status, 200, `empty ${type}`)
       t.same(empty.body, ada)
     }
@@ -206,7 +210,9 @@ t.test('query values are decoded as UTF-8; escapes that are not UTF-8 are refuse
     t.equal(res.statusCode, 400, `${broken}: 400`)
     t.match(res.json().errors, [{ field: 'name', message: /must be text on one line/ }])
   }
-  const exported = await app.inject({ url: '/api/customer/export?name=%FF&surname=Hopper&email=grace@example.com&format=csv' })
+  const exported = await app.inject({
+    url: '/api/customer/export?name=%FF&surname=Hopper&email=grace@example.com&format=csv',
+  })
   t.equal(exported.statusCode, 400, 'an export by a requester whose name is broken text is refused')
   t.same(await app.db.selectFrom('export_records').selectAll().execute(), [], 'and not recorded')
 })

@@ -15,7 +15,8 @@ type Operation = {
 }
 const operations = new Map<string, { method: string; path: string; operation: Operation }>()
 for (const [path, methods] of Object.entries(document.paths as unknown as Record<string, Record<string, Operation>>)) {
-  for (const [method, operation] of Object.entries(methods)) operations.set(operation.operationId, { method, path, operation })
+  for (const [method, operation] of Object.entries(methods))
+    operations.set(operation.operationId, { method, path, operation })
 }
 
 /** The times, request ids and key material the server makes, which no example can know. */
@@ -25,7 +26,10 @@ const comparable = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(comparable)
   if (value === null || typeof value !== 'object') return value
   return Object.fromEntries(
-    Object.entries(value).map(([key, v]) => [key, SET_BY_SERVER.has(key) && v !== null ? '(set by the server)' : comparable(v)]),
+    Object.entries(value).map(([key, v]) => [
+      key,
+      SET_BY_SERVER.has(key) && v !== null ? '(set by the server)' : comparable(v),
+    ]),
   )
 }
 
@@ -80,7 +84,9 @@ t.test('each request example gets the answer its example shows, in the order of 
   await play('updateProduct', 200)
 
   // Grace exports the customers: two rows, and the record says so.
-  const exported = await api.get('/api/customer/export', { query: requestExample('exportCustomers') as Record<string, string> })
+  const exported = await api.get('/api/customer/export', {
+    query: requestExample('exportCustomers') as Record<string, string>,
+  })
   t.equal(exported.status, 200, 'exportCustomers: 200')
   t.same(requestExample('exportCustomers'), { ...story.exportRequester, format: 'xlsx' }, 'the requester of the story')
   played.add('exportCustomers')

@@ -25,9 +25,25 @@ t.test('customers as a workbook: header, typed cells, exact revenue, formula-lik
   const app = await build(t)
   const api = client(app)
   const ada = (await api.post('/api/add/customer', newCustomer({ name: '=HYPERLINK("http://x")', optchat: true }))).body
-  const bob = (await api.post('/api/add/customer', newCustomer({ name: '+1 Bob', email: 'b@example.com', phone: '@home' }))).body
-  await api.post('/api/add/product', { name: 'A', price: 0.1, purchased: '2024-01-01', customerid: ada.id, warranty: 1 })
-  const second = (await api.post('/api/add/product', { name: 'B', price: 0.2, purchased: '2024-01-01', customerid: ada.id, warranty: 1 })).body
+  const bob = (
+    await api.post('/api/add/customer', newCustomer({ name: '+1 Bob', email: 'b@example.com', phone: '@home' }))
+  ).body
+  await api.post('/api/add/product', {
+    name: 'A',
+    price: 0.1,
+    purchased: '2024-01-01',
+    customerid: ada.id,
+    warranty: 1,
+  })
+  const second = (
+    await api.post('/api/add/product', {
+      name: 'B',
+      price: 0.2,
+      purchased: '2024-01-01',
+      customerid: ada.id,
+      warranty: 1,
+    })
+  ).body
   await api.post('/api/update/product', { id: second.id, price: 0.25 })
 
   const res = await download(app, '/api/customer/export')
@@ -52,24 +68,38 @@ t.test('customers as a workbook: header, typed cells, exact revenue, formula-lik
   t.equal(stored.revenue, 0.35)
   t.match(sheet.J3, { t: 'n', v: 0 })
   t.equal(sheet.K2.t, 'd', 'created is a date cell')
-  t.ok(Math.abs((sheet.K2.v as Date).getTime() - Date.parse(stored.created)) <= 1, 'the same time (a day fraction holds it to the millisecond)')
+  t.ok(
+    Math.abs((sheet.K2.v as Date).getTime() - Date.parse(stored.created)) <= 1,
+    'the same time (a day fraction holds it to the millisecond)',
+  )
   t.equal(sheet.K2.z, 'yyyy-mm-dd hh:mm:ss')
   t.equal(sheet.E2?.v, undefined, 'no phone: an empty cell')
   t.equal(bob.id, 2)
   const archive = XLSX.CFB.read(res.rawPayload, { type: 'buffer' })
-  const entry = archive.FileIndex[archive.FullPaths.findIndex((path: string) => path.endsWith('xl/worksheets/sheet1.xml'))]!
+  const entry =
+    archive.FileIndex[archive.FullPaths.findIndex((path: string) => path.endsWith('xl/worksheets/sheet1.xml'))]!
   const sheetXml = Buffer.from(entry.content as Uint8Array).toString()
-  t.match(sheetXml, /<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"\/>/, 'the header row is frozen')
+  t.match(
+    sheetXml,
+    /<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"\/>/,
+    'the header row is frozen',
+  )
   t.match(sheetXml, /<row r="1"><c t="inlineStr" s="1"><is><t>id<\/t>/, 'and bold')
   t.notMatch(sheetXml, /<f>/, 'no formula anywhere')
   const widths = (sheet['!cols'] ?? []).map((col) => col?.width ?? col?.wch)
   t.equal(widths.length, rows[0]!.length, 'every column has a width')
-  t.ok(widths[3]! >= 'address'.length && widths[3]! >= newCustomer().address.length, 'wide enough for the longest address')
+  t.ok(
+    widths[3]! >= 'address'.length && widths[3]! >= newCustomer().address.length,
+    'wide enough for the longest address',
+  )
 })
 
 t.test('an empty table gives the header row alone', async (t) => {
   const app = await build(t)
-  for (const [url, schema] of [['/api/customer/export', CustomerSchema], ['/api/product/export', ProductSchema]] as const) {
+  for (const [url, schema] of [
+    ['/api/customer/export', CustomerSchema],
+    ['/api/product/export', ProductSchema],
+  ] as const) {
     const res = await download(app, url)
     t.equal(res.statusCode, 200)
     const rows = XLSX.utils.sheet_to_json<unknown[]>(sheetOf(res.rawPayload).sheet, { header: 1 })
@@ -81,7 +111,15 @@ t.test('products as a workbook: dates as date cells, an unassigned product, mone
   const app = await build(t)
   const api = client(app)
   const ada = (await api.post('/api/add/customer', newCustomer())).body
-  const kettle = (await api.post('/api/add/product', { name: 'Kettle', price: 19.99, purchased: '2024-02-29', customerid: ada.id, warranty: 1 })).body
+  const kettle = (
+    await api.post('/api/add/product', {
+      name: 'Kettle',
+      price: 19.99,
+      purchased: '2024-02-29',
+      customerid: ada.id,
+      warranty: 1,
+    })
+  ).body
   await api.post('/api/update/product', { id: kettle.id, changeto: null })
   const res = await download(app, '/api/product/export')
   const { name, sheet } = sheetOf(res.rawPayload)
@@ -98,7 +136,7 @@ t.test('products as a workbook: dates as date cells, an unassigned product, mone
 t.test('CSV: a BOM, CRLF, quoting as RFC 4180, formula-like text neutralised', async (t) => {
   const app = await build(t)
   const api = client(app)
-  await api.post('/api/add/customer', newCustomer({ name: '=cmd|\' /C calc\'!A0', address: 'Rue "Élysée",\nParis' }))
+  await api.post('/api/add/customer', newCustomer({ name: "=cmd|' /C calc'!A0", address: 'Rue "Élysée",\nParis' }))
   await api.post('/api/add/customer', newCustomer({ name: '-2+3', email: 'b@example.com', phone: '@home' }))
   const res = await download(app, '/api/customer/export', { ...requester, format: 'csv' })
   t.equal(res.statusCode, 200)
@@ -109,7 +147,10 @@ t.test('CSV: a BOM, CRLF, quoting as RFC 4180, formula-like text neutralised', a
   const lines = text.slice(1).split('\r\n')
   t.equal(lines.length, 4, 'header, two rows, and the final line break')
   t.match(lines[1], /^1,"'=cmd\|' \/C calc'!A0",ada@example\.com,"Rue ""Élysée"",\nParis",,false,false,false,active,0,/)
-  t.match(lines[2], /^2,"'-2\+3",b@example\.com,12 St James Square\\, London|^2,"'-2\+3",b@example\.com,"12 St James Square, London","'@home",/)
+  t.match(
+    lines[2],
+    /^2,"'-2\+3",b@example\.com,12 St James Square\\, London|^2,"'-2\+3",b@example\.com,"12 St James Square, London","'@home",/,
+  )
   const parsed = XLSX.read(res.rawPayload, { type: 'buffer', raw: true })
   t.equal(XLSX.utils.sheet_to_json<unknown[]>(parsed.Sheets[parsed.SheetNames[0]!]!, { header: 1 }).length, 3)
 })
@@ -133,7 +174,11 @@ t.test('the requester is required, in the query string or a JSON body', async (t
   })
   t.equal(viaBody.statusCode, 200)
   t.equal(viaBody.headers['content-type'], XLSX_TYPE)
-  t.same(await app.db.selectFrom('export_records').select('email').execute(), [{ email: 'grace@example.com' }], 'refused exports are not recorded')
+  t.same(
+    await app.db.selectFrom('export_records').select('email').execute(),
+    [{ email: 'grace@example.com' }],
+    'refused exports are not recorded',
+  )
 })
 
 t.test('every export is recorded and logged; the records are listed newest first, paged', async (t) => {
@@ -145,14 +190,36 @@ t.test('every export is recorded and logged; the records are listed newest first
   const records = await api.get('/api/export/records')
   t.equal(records.status, 200)
   t.match(records.body, [
-    { id: 2, kind: 'products', format: 'csv', name: 'Ada', surname: 'Hopper', email: 'grace@example.com', rows: 0, completed: true, requestid: String },
+    {
+      id: 2,
+      kind: 'products',
+      format: 'csv',
+      name: 'Ada',
+      surname: 'Hopper',
+      email: 'grace@example.com',
+      rows: 0,
+      completed: true,
+      requestid: String,
+    },
     { id: 1, kind: 'customers', format: 'xlsx', name: 'Grace', rows: 1, completed: true },
   ])
   t.equal(records.body.length, 2)
-  t.same((await api.get('/api/export/records', { query: { limit: 1, offset: 1 } })).body.map((r: { id: number }) => r.id), [1])
+  t.same(
+    (await api.get('/api/export/records', { query: { limit: 1, offset: 1 } })).body.map((r: { id: number }) => r.id),
+    [1],
+  )
   const logged = app.logs().filter((line) => line.msg === 'export started')
-  t.match(logged, [{ export: 1, kind: 'customers', requester: { name: 'Grace', surname: 'Hopper', email: 'grace@example.com' } }, { export: 2 }])
-  t.match(app.logs().filter((line) => line.msg === 'export sent'), [{ export: 1, rows: 1 }, { export: 2, rows: 0 }])
+  t.match(logged, [
+    { export: 1, kind: 'customers', requester: { name: 'Grace', surname: 'Hopper', email: 'grace@example.com' } },
+    { export: 2 },
+  ])
+  t.match(
+    app.logs().filter((line) => line.msg === 'export sent'),
+    [
+      { export: 1, rows: 1 },
+      { export: 2, rows: 0 },
+    ],
+  )
   t.equal(records.body[1].requestid, logged[0]!.reqId, 'the record names the request, as the logs do')
 })
 
@@ -162,8 +229,18 @@ t.test('a client that goes away stops the export, and the record says so', async
   // so the export cannot be sent whole before the client's hang-up is seen, however busy the machine.
   const address = `${'A long street name, '.repeat(15)}Springfield`
   const rows = Array.from({ length: 100_000 }, (_, i) => ({
-    name: `P${i}`, name_key: `p${i}`, email: `p${i}@example.com`, email_key: `p${i}@example.com`, address,
-    phone: null, optphone: 0, optemail: 0, optchat: 0, status: 'active' as const, created: 'x', updated: 'x',
+    name: `P${i}`,
+    name_key: `p${i}`,
+    email: `p${i}@example.com`,
+    email_key: `p${i}@example.com`,
+    address,
+    phone: null,
+    optphone: 0,
+    optemail: 0,
+    optchat: 0,
+    status: 'active' as const,
+    created: 'x',
+    updated: 'x',
   }))
   for (let i = 0; i < rows.length; i += 500) await insertMany(app.db, 'customers', rows.slice(i, i + 500))
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -171,7 +248,12 @@ t.test('a client that goes away stops the export, and the record says so', async
   // A client that reads the first bytes and hangs up: its socket is destroyed.
   await new Promise<void>((resolve, reject) => {
     const req = request(
-      { port, path: '/api/customer/export?name=a&surname=b&email=c@example.com&format=csv', agent: false, headers: AS_ADMIN },
+      {
+        port,
+        path: '/api/customer/export?name=a&surname=b&email=c@example.com&format=csv',
+        agent: false,
+        headers: AS_ADMIN,
+      },
       (res) => {
         res.once('data', () => {
           req.destroy()
@@ -204,13 +286,32 @@ t.test('text no XML may hold, old dates, and formulas behind spaces', async (t) 
   await app.db
     .insertInto('customers')
     .values({
-      name: 'Old\uFFFFrow\u0001', name_key: 'old', email: 'old@example.com', email_key: 'old@example.com',
-      address: ' =1+1', phone: null, optphone: 0, optemail: 0, optchat: 0, status: 'active', created: time, updated: time,
+      name: 'Old\uFFFFrow\u0001',
+      name_key: 'old',
+      email: 'old@example.com',
+      email_key: 'old@example.com',
+      address: ' =1+1',
+      phone: null,
+      optphone: 0,
+      optemail: 0,
+      optchat: 0,
+      status: 'active',
+      created: time,
+      updated: time,
     })
     .execute()
   await app.db
     .insertInto('products')
-    .values({ name: 'Antique', name_key: 'antique', price_cents: 100, purchased: '1900-01-01', warranty: 0, customerid: null, created: time, updated: time })
+    .values({
+      name: 'Antique',
+      name_key: 'antique',
+      price_cents: 100,
+      purchased: '1900-01-01',
+      warranty: 0,
+      customerid: null,
+      created: time,
+      updated: time,
+    })
     .execute()
   const customers = sheetOf((await download(app, '/api/customer/export')).rawPayload).sheet
   t.equal(customers.B2.v, 'Old\uFFFDrow\uFFFD', 'characters XML cannot hold become U+FFFD; the file stays readable')

@@ -45,13 +45,22 @@ t.test('add brand feedback', async (t) => {
 
   t.test('nps is optional (null when left out), may be null, and is a whole number 0 to 10', async (t) => {
     const { app, api } = await withCustomers(t)
-    const cases: Array<[unknown, number | null]> = [[undefined, null], [null, null], [0, 0], [10, 10], ['5', 5]]
+    const cases: Array<[unknown, number | null]> = [
+      [undefined, null],
+      [null, null],
+      [0, 0],
+      [10, 10],
+      ['5', 5],
+    ]
     for (const [nps, stored] of cases) {
       const res = await api.post('/api/add/brand/feedback', brand({ nps }))
       t.equal(res.status, 201, `nps ${JSON.stringify(nps)}`)
       t.equal(res.body.nps, stored, `nps ${JSON.stringify(nps)}`)
     }
-    t.same((await brandRows(app)).map((row) => row.nps), [null, null, 0, 10, 5])
+    t.same(
+      (await brandRows(app)).map((row) => row.nps),
+      [null, null, 0, 10, 5],
+    )
     const refused: Array<[unknown, string]> = [
       [11, 'must be <= 10'],
       [-1, 'must be >= 0'],
@@ -73,7 +82,10 @@ t.test('add brand feedback', async (t) => {
     const res = await api.post('/api/add/brand/feedback', brand({ customerid: '2' }))
     t.equal(res.status, 201)
     t.equal(res.body.customerid, 2)
-    t.same((await brandRows(app)).map((row) => row.customerid), [2])
+    t.same(
+      (await brandRows(app)).map((row) => row.customerid),
+      [2],
+    )
   })
 
   t.test('404 for a customer who does not exist; nothing stored', async (t) => {
@@ -126,12 +138,18 @@ t.test('add brand feedback', async (t) => {
     const multiline = await api.post('/api/add/brand/feedback', brand({ body }))
     t.equal(multiline.status, 201)
     t.equal(multiline.body.body, body)
-    const longest = await api.post('/api/add/brand/feedback', brand({ heading: 'h'.repeat(200), body: 'b'.repeat(5000) }))
+    const longest = await api.post(
+      '/api/add/brand/feedback',
+      brand({ heading: 'h'.repeat(200), body: 'b'.repeat(5000) }),
+    )
     t.equal(longest.status, 201)
-    t.same((await brandRows(app)).map((row) => [row.heading.length, row.body]), [
-      [13, body],
-      [200, 'b'.repeat(5000)],
-    ])
+    t.same(
+      (await brandRows(app)).map((row) => [row.heading.length, row.body]),
+      [
+        [13, body],
+        [200, 'b'.repeat(5000)],
+      ],
+    )
   })
 })
 
@@ -148,22 +166,28 @@ t.test('add product feedback', async (t) => {
     t.same(await brandRows(app), [])
   })
 
-  t.test('a customer may give feedback on a product they do not own, or nobody owns; nps may be left out', async (t) => {
-    const { app, api } = await withCustomers(t)
-    const graces = await insertProduct(app, 2, 1999)
-    const nobodys = await insertProduct(app, null, 1999)
-    const first = await api.post('/api/add/product/feedback', product({ productid: graces }))
-    t.equal(first.status, 201)
-    const record = { id: 1, customerid: 1, productid: graces, heading: 'Great service', body: 'Quick and friendly.' }
-    t.same(first.body, { ...record, nps: null, created: first.body.created })
-    const second = await api.post('/api/add/product/feedback', product({ productid: nobodys, nps: null }))
-    t.equal(second.status, 201)
-    t.match((await productRows(app)).map(({ customerid, productid, nps }) => ({ customerid, productid, nps })), [
-      { customerid: 1, productid: graces, nps: null },
-      { customerid: 1, productid: nobodys, nps: null },
-    ])
-    t.equal((await productRows(app)).length, 2)
-  })
+  t.test(
+    'a customer may give feedback on a product they do not own, or nobody owns; nps may be left out',
+    async (t) => {
+      const { app, api } = await withCustomers(t)
+      const graces = await insertProduct(app, 2, 1999)
+      const nobodys = await insertProduct(app, null, 1999)
+      const first = await api.post('/api/add/product/feedback', product({ productid: graces }))
+      t.equal(first.status, 201)
+      const record = { id: 1, customerid: 1, productid: graces, heading: 'Great service', body: 'Quick and friendly.' }
+      t.same(first.body, { ...record, nps: null, created: first.body.created })
+      const second = await api.post('/api/add/product/feedback', product({ productid: nobodys, nps: null }))
+      t.equal(second.status, 201)
+      t.match(
+        (await productRows(app)).map(({ customerid, productid, nps }) => ({ customerid, productid, nps })),
+        [
+          { customerid: 1, productid: graces, nps: null },
+          { customerid: 1, productid: nobodys, nps: null },
+        ],
+      )
+      t.equal((await productRows(app)).length, 2)
+    },
+  )
 
   t.test('404 for an unknown product or customer; nothing stored', async (t) => {
     const { app, api } = await withCustomers(t)
@@ -214,7 +238,12 @@ t.test('list feedback', async (t) => {
           kind === 'brand' ? brand({ customerid, heading }) : product({ productid, customerid, heading }),
         )
       const mine = []
-      for (const [customerid, heading] of [[1, 'First'], [2, 'Grace says'], [1, 'Second'], [1, 'Third']] as const) {
+      for (const [customerid, heading] of [
+        [1, 'First'],
+        [2, 'Grace says'],
+        [1, 'Second'],
+        [1, 'Third'],
+      ] as const) {
         const res = await add(customerid, heading)
         t.equal(res.status, 201)
         if (customerid === 1) mine.push(res.body)
@@ -233,9 +262,15 @@ t.test('list feedback', async (t) => {
       t.same((await api.get(url, { body: { customerid: 1, limit: 2, offset: 2 } })).body, [third])
       t.same((await api.get(url, { query: { customerid: 1, offset: 3 } })).body, [])
       const graces = (await api.get(url, { query: { customerid: 2 } })).body
-      t.same(graces.map((f: { heading: string }) => f.heading), ['Grace says'])
+      t.same(
+        graces.map((f: { heading: string }) => f.heading),
+        ['Grace says'],
+      )
       const stored = kind === 'brand' ? await brandRows(app) : await productRows(app)
-      t.same(stored.filter((row) => row.customerid === 1).map((row) => row.created), mine.map((f) => f.created))
+      t.same(
+        stored.filter((row) => row.customerid === 1).map((row) => row.created),
+        mine.map((f) => f.created),
+      )
     })
 
     t.test(`${kind}: [] when none, 404 for an unknown customer, 400 without a valid customerid`, async (t) => {
@@ -290,8 +325,14 @@ t.test('deleting records', async (t) => {
     const res = await api.post('/api/delete/customer', { id: 1 })
     t.equal(res.status, 200)
     t.same(res.body, { deleted: [1] })
-    t.same((await brandRows(app)).map((row) => [row.id, row.customerid]), [[2, 2]])
-    t.same((await productRows(app)).map((row) => [row.id, row.customerid]), [[2, 2]])
+    t.same(
+      (await brandRows(app)).map((row) => [row.id, row.customerid]),
+      [[2, 2]],
+    )
+    t.same(
+      (await productRows(app)).map((row) => [row.id, row.customerid]),
+      [[2, 2]],
+    )
     t.equal((await api.get('/api/get/brand/feedback', { query: { customerid: 1 } })).status, 404)
     t.equal((await api.get('/api/get/product/feedback', { body: { customerid: 2 } })).body.length, 1)
   })

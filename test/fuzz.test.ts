@@ -73,7 +73,8 @@ function querySchemaOf(parameters: Parameter[] = []): Schema {
 /** The JSON body schema of a documented operation, found by its operationId. */
 function bodySchemaOf(operationId: string): Schema | undefined {
   const operations = Object.values(paths).flatMap((methods) => Object.values(methods))
-  return operations.find((operation) => operation.operationId === operationId)?.requestBody?.content['application/json']?.schema
+  return operations.find((operation) => operation.operationId === operationId)?.requestBody?.content['application/json']
+    ?.schema
 }
 
 /** An upload's row columns as schemas, from the JSON operation whose rules its rows follow. */
@@ -87,7 +88,9 @@ function columnsOf(operationId: string): Schema[] {
 
 /** Whether any failure of an operation may be answered as an HTML page. */
 const answersHtml = (operation: DocumentOperation) =>
-  Object.entries(operation.responses).some(([status, response]) => Number(status) >= 400 && 'text/html' in (response.content ?? {}))
+  Object.entries(operation.responses).some(
+    ([status, response]) => Number(status) >= 400 && 'text/html' in (response.content ?? {}),
+  )
 
 /** Every operation in the document, as the fuzzer drives it, in the order of PHASES. */
 function operationsOf(): Operation[] {
@@ -134,9 +137,11 @@ function problemTrouble(status: number, type: string, body: string): string | un
   }
   for (const field of ['type', 'title', 'detail']) {
     const value = problem[field]
-    if (typeof value !== 'string' || value === '') return `answered ${status} with problem details lacking "${field}": ${shown}`
+    if (typeof value !== 'string' || value === '')
+      return `answered ${status} with problem details lacking "${field}": ${shown}`
   }
-  if (problem.status !== status) return `answered ${status} with problem details saying status ${String(problem.status)}`
+  if (problem.status !== status)
+    return `answered ${status} with problem details saying status ${String(problem.status)}`
   return undefined
 }
 
@@ -149,7 +154,8 @@ function troubleWith(operation: Operation, request: Case, answer: Answer): strin
   const html = operation.html && (request.wantsHtml ?? type.startsWith('text/html'))
   if (status >= 400) {
     if (!html) return problemTrouble(status, type, answer.body)
-    if (!type.startsWith('text/html')) return `answered ${status} as ${type || 'no media type'}, not the HTML page asked for`
+    if (!type.startsWith('text/html'))
+      return `answered ${status} as ${type || 'no media type'}, not the HTML page asked for`
     const title = `<h1>${escapeHtml(STATUS_CODES[status] ?? '')}</h1>`
     return answer.body.includes(title) ? undefined : `answered ${status} with a page that does not name the status`
   }
@@ -195,7 +201,15 @@ const distribution = (statuses: Map<number, number>) =>
     .map(([status, count]) => `${status}×${count}`)
     .join(', ')
 
-const TABLES = ['customers', 'products', 'feedback', 'product_feedback', 'customer_requests', 'upload_reports', 'export_records']
+const TABLES = [
+  'customers',
+  'products',
+  'feedback',
+  'product_feedback',
+  'customer_requests',
+  'upload_reports',
+  'export_records',
+]
 
 /** How many rows each table holds, for the comments. */
 async function tableSizes(app: TestApp): Promise<string> {
@@ -218,7 +232,10 @@ async function checkDatabase(t: Test, app: TestApp, when: string) {
     .execute(async () => 'free')
     .catch((error: Error) => error.message)
   t.equal(free, 'free', `${when}: no transaction was left open (a new one can begin)`)
-  const reports = await app.db.selectFrom('upload_reports').select(['id', 'rows', 'inserted', 'updated', 'skipped']).execute()
+  const reports = await app.db
+    .selectFrom('upload_reports')
+    .select(['id', 'rows', 'inserted', 'updated', 'skipped'])
+    .execute()
   const wrong = reports.filter((report) => report.rows !== report.inserted + report.updated + report.skipped)
   t.same(wrong, [], `${when}: every stored upload report has rows = inserted + updated + skipped`)
 }

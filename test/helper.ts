@@ -25,7 +25,13 @@ export async function build(t: Test, config: Partial<Config> = {}): Promise<Test
   const app = await buildApp({
     // The tests do heavy synchronous work in the server's own process (seeding 100,000 rows), which
     // the pressure valve would rightly answer with 503: it is tested on its own (test/limits.test.ts).
-    config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'info', API_KEY: TEST_KEY, MAX_EVENT_LOOP_DELAY_MS: 60_000, ...config },
+    config: {
+      DATABASE_URL: ':memory:',
+      LOG_LEVEL: 'info',
+      API_KEY: TEST_KEY,
+      MAX_EVENT_LOOP_DELAY_MS: 60_000,
+      ...config,
+    },
     logStream: stream,
   })
   t.teardown(() => app.close())
@@ -44,7 +50,7 @@ function checkEveryResponse(app: App): App['inject'] {
   const checked = (async (options: InjectOptions) => {
     const response = await inject(options)
     const { method = 'GET', url = '/' } = options
-    assertDocumented(method, typeof url === 'string' ? url : url.pathname ?? '/', {
+    assertDocumented(method, typeof url === 'string' ? url : (url.pathname ?? '/'), {
       status: response.statusCode,
       contentType: response.headers['content-type'] as string | undefined,
       body: response.body,

@@ -16,12 +16,24 @@ t.test('create shows the key once and stores its hash; the key works with its ro
   const key = /(crm_[\w-]{43})$/.exec(lines[1]!)?.[1]
   t.ok(key, 'the key is printed')
   const [row] = await app.db.selectFrom('api_keys').selectAll().execute()
-  t.match(row, { id: 1, name: 'Accounts office', role: 'reader', prefix: key!.slice(0, 12), hash: hashKey(key!), revoked: null })
+  t.match(row, {
+    id: 1,
+    name: 'Accounts office',
+    role: 'reader',
+    prefix: key!.slice(0, 12),
+    hash: hashKey(key!),
+    revoked: null,
+  })
   t.notOk(JSON.stringify(row).includes(key!), 'the key itself is not stored')
 
   const read = await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: `Bearer ${key}` } })
   t.equal(read.statusCode, 404, 'the reader key reads')
-  const write = await app.injectAs({ method: 'POST', url: '/api/add/customer', payload: {}, headers: { 'x-api-key': key! } })
+  const write = await app.injectAs({
+    method: 'POST',
+    url: '/api/add/customer',
+    payload: {},
+    headers: { 'x-api-key': key! },
+  })
   t.equal(write.statusCode, 403, 'and may not write')
 
   lines.length = 0
@@ -47,9 +59,15 @@ t.test('refusals: unknown commands, bad names and roles, unknown keys', async (t
   const print = () => {}
   await t.rejects(keysCommand(app.db, [], print), /Usage:/)
   await t.rejects(keysCommand(app.db, ['rotate'], print), /Usage:/)
-  await t.rejects(keysCommand(app.db, ['create', '--name', 'x', '--role', 'owner'], print), /--role must be reader, editor or admin/)
+  await t.rejects(
+    keysCommand(app.db, ['create', '--name', 'x', '--role', 'owner'], print),
+    /--role must be reader, editor or admin/,
+  )
   await t.rejects(keysCommand(app.db, ['create', '--role', 'admin'], print), /--name must be one line/)
-  await t.rejects(keysCommand(app.db, ['create', '--name', 'a\nb', '--role', 'admin'], print), /--name must be one line/)
+  await t.rejects(
+    keysCommand(app.db, ['create', '--name', 'a\nb', '--role', 'admin'], print),
+    /--name must be one line/,
+  )
   await t.rejects(keysCommand(app.db, ['revoke', 'crm_nothing1'], print), /Key crm_nothing1 does not exist/)
   await t.rejects(keysCommand(app.db, ['list', '--colour'], print), /Unknown option/)
   t.same(await app.db.selectFrom('api_keys').selectAll().execute(), [], 'nothing stored')
@@ -65,7 +83,10 @@ t.test('npm run keys runs on DATABASE_URL, migrating it first; exit codes', asyn
   }
   const created = await run('create', '--name', 'CI', '--role', 'admin')
   t.equal(created.code, 0)
-  t.match(created.out, /Created admin key crm_[\w-]{8} \(id 1\) for "CI"\.\nKey \(shown only now; keep it secret\): crm_[\w-]{43}\n/)
+  t.match(
+    created.out,
+    /Created admin key crm_[\w-]{8} \(id 1\) for "CI"\.\nKey \(shown only now; keep it secret\): crm_[\w-]{43}\n/,
+  )
   const usage = await run('launch')
   t.equal(usage.code, 2)
   t.match(usage.out, /Usage:/)
@@ -76,10 +97,20 @@ t.test('admins manage keys over the API too: make one (shown once), list, revoke
   const api = client(app)
   const made = await api.post('/api/add/key', { name: 'Shop tablet', role: 'editor' })
   t.equal(made.status, 201)
-  t.match(made.body, { id: 1, name: 'Shop tablet', role: 'editor', prefix: /^crm_[\w-]{8}$/, revoked: null, key: /^crm_[\w-]{43}$/ })
+  t.match(made.body, {
+    id: 1,
+    name: 'Shop tablet',
+    role: 'editor',
+    prefix: /^crm_[\w-]{8}$/,
+    revoked: null,
+    key: /^crm_[\w-]{43}$/,
+  })
   t.equal(made.body.prefix, made.body.key.slice(0, 12), 'the prefix is the start of the key')
   const written = await app.injectAs({
-    method: 'POST', url: '/api/add/customer', payload: newCustomer(), headers: { authorization: `Bearer ${made.body.key}` },
+    method: 'POST',
+    url: '/api/add/customer',
+    payload: newCustomer(),
+    headers: { authorization: `Bearer ${made.body.key}` },
   })
   t.equal(written.statusCode, 201, 'the new editor key writes')
   const listed = await api.get('/api/get/keys')
@@ -90,10 +121,25 @@ t.test('admins manage keys over the API too: make one (shown once), list, revoke
   const revoked = await api.post('/api/revoke/key', { id: 1 })
   t.equal(revoked.status, 200)
   t.match(revoked.body, { id: 1, revoked: String })
-  const refused = await app.injectAs({ url: '/api/get/customer?id=1', headers: { authorization: `Bearer ${made.body.key}` } })
+  const refused = await app.injectAs({
+    url: '/api/get/customer?id=1',
+    headers: { authorization: `Bearer ${made.body.key}` },
+  })
   t.equal(refused.statusCode, 401, 'a revoked key is refused at once')
   t.equal((await api.post('/api/revoke/key', { id: 9 })).status, 404, 'an unknown key: 404')
   t.equal((await api.post('/api/add/key', { name: 'x', role: 'owner' })).status, 400, 'an unknown role: 400')
-  t.equal((await api.post('/api/add/key', { name: 'x', role: 'admin', key: 'mine' })).status, 400, 'a key cannot be chosen')
-  t.equal(await app.db.selectFrom('api_keys').selectAll().execute().then((rows) => rows.length), 1, 'no other key stored')
+  t.equal(
+    (await api.post('/api/add/key', { name: 'x', role: 'admin', key: 'mine' })).status,
+    400,
+    'a key cannot be chosen',
+  )
+  t.equal(
+    await app.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .execute()
+      .then((rows) => rows.length),
+    1,
+    'no other key stored',
+  )
 })

@@ -11,14 +11,24 @@ t.test('every response carries X-Request-Id: a sane incoming one is kept, and pr
   t.equal(given.headers['x-request-id'], 'trace-42.a:b', 'kept')
   t.equal(given.json().instance, 'urn:request:trace-42.a%3Ab', 'the problem names it as its instance')
   t.ok(
-    app.logs().filter((line) => line.req || line.res).every((line) => line.reqId !== undefined),
+    app
+      .logs()
+      .filter((line) => line.req || line.res)
+      .every((line) => line.reqId !== undefined),
     'every request log line has the request id',
   )
-  t.ok(app.logs().some((line) => line.reqId === 'trace-42.a:b'), 'the logs name it')
+  t.ok(
+    app.logs().some((line) => line.reqId === 'trace-42.a:b'),
+    'the logs name it',
+  )
 
   for (const insane of ['a b', 'x'.repeat(129), '<script>', '']) {
     const res = await app.inject({ url: '/api/get/customer?id=9', headers: { 'x-request-id': insane } })
-    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, `${JSON.stringify(insane.slice(0, 10))} is replaced by a new UUID`)
+    t.match(
+      res.headers['x-request-id'],
+      /^[0-9a-f-]{36}$/,
+      `${JSON.stringify(insane.slice(0, 10))} is replaced by a new UUID`,
+    )
   }
   const fresh = await app.inject({ url: '/health' })
   t.match(fresh.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'a request without one gets one, public routes too')
@@ -53,7 +63,15 @@ t.test('rate limits: per key and per address, with RateLimit headers and a 429 p
   t.match(limited.headers['content-type'], /^application\/problem\+json/)
   t.match(limited.body, { ...problemOf(429), detail: /3 a minute/ })
   t.ok(Number(limited.headers['retry-after']) > 0, 'with Retry-After')
-  t.equal(await app.db.selectFrom('customers').selectAll().execute().then((rows) => rows.length), 0, 'nothing stored')
+  t.equal(
+    await app.db
+      .selectFrom('customers')
+      .selectAll()
+      .execute()
+      .then((rows) => rows.length),
+    0,
+    'nothing stored',
+  )
 
   const otherKey = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-api-key': key } })
   t.equal(otherKey.statusCode, 404, 'another key has its own count')
@@ -121,7 +139,8 @@ t.test('a JSON body over the limit is a 413 problem; every string field has a ma
     const boundedPattern = typeof s.pattern === 'string' && !/[*+]|\{\d+,\}/.test(s.pattern)
     const bounded = s.maxLength !== undefined || s.enum !== undefined || boundedPattern || s.format === 'binary'
     if (types.includes('string') && !bounded) unbounded.push(path)
-    for (const [key, value] of Object.entries(s)) if (key !== 'example' && key !== 'examples') visit(value, `${path}/${key}`)
+    for (const [key, value] of Object.entries(s))
+      if (key !== 'example' && key !== 'examples') visit(value, `${path}/${key}`)
   }
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
     for (const [method, operation] of Object.entries(methods)) {
@@ -134,16 +153,30 @@ t.test('a JSON body over the limit is a 413 problem; every string field has a ma
 
 t.test('TRUST_PROXY: behind a proxy, the client address and scheme are the forwarded ones', async (t) => {
   const app = await build(t, { TRUST_PROXY: 'true', RATE_LIMIT_PER_MINUTE: 1 })
-  const docs = await app.injectAs({ url: '/docs/json', headers: { host: 'crm.example.com', 'x-forwarded-proto': 'https' } })
-  t.same(docs.json().servers, [{ url: 'https://crm.example.com', description: 'This server' }], 'Swagger UI calls https')
+  const docs = await app.injectAs({
+    url: '/docs/json',
+    headers: { host: 'crm.example.com', 'x-forwarded-proto': 'https' },
+  })
+  t.same(
+    docs.json().servers,
+    [{ url: 'https://crm.example.com', description: 'This server' }],
+    'Swagger UI calls https',
+  )
   const first = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-forwarded-for': '198.51.100.1' } })
   const second = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-forwarded-for': '198.51.100.2' } })
   t.same([first.statusCode, second.statusCode], [401, 401], 'clients behind one proxy are counted apart')
   const again = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-forwarded-for': '198.51.100.1' } })
   t.equal(again.statusCode, 429, 'each by its own address')
   const untrusted = await build(t, { RATE_LIMIT_PER_MINUTE: 1 })
-  const plain = await untrusted.injectAs({ url: '/docs/json', headers: { host: 'crm.example.com', 'x-forwarded-proto': 'https' } })
-  t.same(plain.json().servers, [{ url: 'http://crm.example.com', description: 'This server' }], 'without it, forwarded headers are not believed')
+  const plain = await untrusted.injectAs({
+    url: '/docs/json',
+    headers: { host: 'crm.example.com', 'x-forwarded-proto': 'https' },
+  })
+  t.same(
+    plain.json().servers,
+    [{ url: 'http://crm.example.com', description: 'This server' }],
+    'without it, forwarded headers are not believed',
+  )
 })
 
 t.test('a shutdown does not wait for a client that went away, nor for a connection that sends nothing', async (t) => {
@@ -153,7 +186,9 @@ t.test('a shutdown does not wait for a client that went away, nor for a connecti
   // A client that sends half a body and goes away.
   await new Promise<void>((resolve) => {
     const socket = connect(port, '127.0.0.1', () => {
-      socket.write(`POST /api/add/customer HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TEST_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"na`)
+      socket.write(
+        `POST /api/add/customer HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TEST_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"na`,
+      )
       setTimeout(() => {
         socket.destroy()
         resolve()

@@ -69,8 +69,17 @@ t.test('every operation is documented completely', async (t) => {
     return tag.name
   })
   t.same(Object.keys(document.components.schemas).sort(), [
-    'ApiKey', 'BrandFeedback', 'Customer', 'CustomerRequest', 'Deleted', 'ExportRecord', 'FieldError', 'Problem', 'Product',
-    'ProductFeedback', 'UploadReport',
+    'ApiKey',
+    'BrandFeedback',
+    'Customer',
+    'CustomerRequest',
+    'Deleted',
+    'ExportRecord',
+    'FieldError',
+    'Problem',
+    'Product',
+    'ProductFeedback',
+    'UploadReport',
   ])
   t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports', 'keys'])
 
@@ -95,7 +104,11 @@ t.test('every operation is documented completely', async (t) => {
             `${name} ${status}: problem details`,
           )
           const others = Object.keys(response.content ?? {}).filter((type) => type !== 'application/problem+json')
-          t.same(others, path.startsWith('/upload/') && method === 'post' ? ['text/html'] : [], `${name} ${status}: media types`)
+          t.same(
+            others,
+            path.startsWith('/upload/') && method === 'post' ? ['text/html'] : [],
+            `${name} ${status}: media types`,
+          )
         }
       }
       if (method === 'get' || method === 'delete') {
@@ -104,14 +117,21 @@ t.test('every operation is documented completely', async (t) => {
         for (const parameter of operation.parameters ?? []) {
           t.equal(parameter.in, 'query')
           const alternative = alternativeLookups.includes(`${operation.operationId} ${parameter.name}`)
-          t.equal(parameter.example === undefined, alternative, `${name} ${parameter.name}: an example unless an alternative lookup`)
+          t.equal(
+            parameter.example === undefined,
+            alternative,
+            `${name} ${parameter.name}: an example unless an alternative lookup`,
+          )
         }
       } else if (operation.requestBody?.content['multipart/form-data']) {
         // An upload: a form whose file field Postman and generated clients can fill.
         const form = operation.requestBody.content['multipart/form-data'].schema as {
           properties: Record<string, { type: string; format?: string }>
         }
-        t.ok(Object.values(form.properties).some((p) => p.format === 'binary'), `${name}: a binary file field`)
+        t.ok(
+          Object.values(form.properties).some((p) => p.format === 'binary'),
+          `${name}: a binary file field`,
+        )
       } else {
         const media = operation.requestBody?.content['application/json']
         t.ok(media?.example, `${name}: request example`)
@@ -137,33 +157,72 @@ t.test('Swagger UI is served at /docs', async (t) => {
   )
 })
 
-t.test('Redocly lint (redocly.yaml: the strict recommended rules and more) finds no error and no warning', async (t) => {
-  const redocly = new URL('../node_modules/.bin/redocly', import.meta.url).pathname
-  const { stdout, stderr } = await promisify(execFile)(redocly, ['lint', 'openapi.json', '--format', 'json'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
-  }).catch((error: { stdout: string; stderr: string }) => error)
-  const report = JSON.parse(stdout) as { totals: Record<string, number>; problems: Array<{ ruleId: string; message: string }> }
-  t.comment(`redocly lint: ${JSON.stringify(report.totals)}; ${stderr.match(/openapi\.json: validated in \d+ms/)?.[0] ?? ''}`)
-  t.same(report.problems.map((p) => `${p.ruleId}: ${p.message}`), [], 'no problems')
-  t.same(report.totals, { errors: 0, warnings: 0, ignored: 0 })
-})
+t.test(
+  'Redocly lint (redocly.yaml: the strict recommended rules and more) finds no error and no warning',
+  async (t) => {
+    const redocly = new URL('../node_modules/.bin/redocly', import.meta.url).pathname
+    const { stdout, stderr } = await promisify(execFile)(redocly, ['lint', 'openapi.json', '--format', 'json'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
+    }).catch((error: { stdout: string; stderr: string }) => error)
+    const report = JSON.parse(stdout) as {
+      totals: Record<string, number>
+      problems: Array<{ ruleId: string; message: string }>
+    }
+    t.comment(
+      `redocly lint: ${JSON.stringify(report.totals)}; ${stderr.match(/openapi\.json: validated in \d+ms/)?.[0] ?? ''}`,
+    )
+    t.same(
+      report.problems.map((p) => `${p.ruleId}: ${p.message}`),
+      [],
+      'no problems',
+    )
+    t.same(report.totals, { errors: 0, warnings: 0, ignored: 0 })
+  },
+)
 
 t.test('a response that breaks the document is caught: status, media type, body', async (t) => {
   const customer = {
-    id: 1, name: 'Ada Lovelace', email: 'ada@example.com', address: '12 St James Square, London', phone: null,
-    optphone: false, optemail: false, optchat: false, status: 'active', revenue: 0,
-    created: '2026-11-29T15:44:42.123Z', updated: '2026-11-29T15:44:42.123Z',
+    id: 1,
+    name: 'Ada Lovelace',
+    email: 'ada@example.com',
+    address: '12 St James Square, London',
+    phone: null,
+    optphone: false,
+    optemail: false,
+    optchat: false,
+    status: 'active',
+    revenue: 0,
+    created: '2026-11-29T15:44:42.123Z',
+    updated: '2026-11-29T15:44:42.123Z',
   }
   const json = 'application/json; charset=utf-8'
   const body = JSON.stringify(customer)
-  t.equal(undocumented('GET', '/api/get/customer?id=1', { status: 200, contentType: json, body }), undefined, 'as documented')
-  t.equal(undocumented('GET', '/docs/', { status: 200, contentType: 'text/html', body: '' }), undefined, 'not an operation')
-  t.match(undocumented('GET', '/api/get/customer', { status: 201, contentType: json, body }), /getCustomer .* answered 201, a status its document does not list/)
-  t.match(undocumented('GET', '/api/get/customer', { status: 200, contentType: 'text/plain', body }), /as text\/plain, not application\/json/)
+  t.equal(
+    undocumented('GET', '/api/get/customer?id=1', { status: 200, contentType: json, body }),
+    undefined,
+    'as documented',
+  )
+  t.equal(
+    undocumented('GET', '/docs/', { status: 200, contentType: 'text/html', body: '' }),
+    undefined,
+    'not an operation',
+  )
+  t.match(
+    undocumented('GET', '/api/get/customer', { status: 201, contentType: json, body }),
+    /getCustomer .* answered 201, a status its document does not list/,
+  )
+  t.match(
+    undocumented('GET', '/api/get/customer', { status: 200, contentType: 'text/plain', body }),
+    /as text\/plain, not application\/json/,
+  )
   t.match(undocumented('GET', '/api/get/customer', { status: 200, contentType: json, body: '{' }), /not JSON/)
   t.match(
-    undocumented('GET', '/api/get/customer', { status: 200, contentType: json, body: JSON.stringify({ ...customer, revenue: -1 }) }),
+    undocumented('GET', '/api/get/customer', {
+      status: 200,
+      contentType: json,
+      body: JSON.stringify({ ...customer, revenue: -1 }),
+    }),
     /does not match its schema/,
   )
   t.match(
@@ -171,7 +230,11 @@ t.test('a response that breaks the document is caught: status, media type, body'
     /as application\/json, not application\/problem\+json/,
   )
   t.match(
-    undocumented('POST', '/api/add/customer', { status: 409, contentType: 'application/problem+json', body: '{"status":409}' }),
+    undocumented('POST', '/api/add/customer', {
+      status: 409,
+      contentType: 'application/problem+json',
+      body: '{"status":409}',
+    }),
     /does not match its schema/,
   )
 })
@@ -184,10 +247,28 @@ t.test('every pattern means the same with and without the `u` flag (Swagger UI c
     return value
   })
   t.ok(patterns.size >= 3, `${patterns.size} patterns`)
-  const samples = ['Ada', 'Zoë 😀', 'a\tb', 'a\nb', ' ', '', 'a\u0085', '\ud800', 'x\udc00', '\ud83d\ude00\ud800', '\ufffe', '2024-02-29', '1899-12-31']
+  const samples = [
+    'Ada',
+    'Zoë 😀',
+    'a\tb',
+    'a\nb',
+    ' ',
+    '',
+    'a\u0085',
+    '\ud800',
+    'x\udc00',
+    '\ud83d\ude00\ud800',
+    '\ufffe',
+    '2024-02-29',
+    '1899-12-31',
+  ]
   for (const pattern of patterns) {
     for (const sample of samples) {
-      t.equal(new RegExp(pattern).test(sample), new RegExp(pattern, 'u').test(sample), `${pattern} on ${JSON.stringify(sample)}`)
+      t.equal(
+        new RegExp(pattern).test(sample),
+        new RegExp(pattern, 'u').test(sample),
+        `${pattern} on ${JSON.stringify(sample)}`,
+      )
     }
   }
 })

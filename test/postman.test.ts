@@ -126,7 +126,11 @@ t.test('the Postman collection made from openapi.json runs against a live server
   for (const [key, operation] of operations) {
     t.same(placed.get(key), operation.tags, `${key} (${operation.operationId}) appears once, in the folder of its tag`)
   }
-  t.same([...placed.keys()].filter((key) => !operations.has(key)), [], 'no request that is not an operation')
+  t.same(
+    [...placed.keys()].filter((key) => !operations.has(key)),
+    [],
+    'no request that is not an operation',
+  )
 
   const baseUrl = collection.variable?.find((variable) => variable.key === 'baseUrl')
   t.equal(baseUrl?.value, document.servers[0]?.url, 'the server URL is the baseUrl collection variable')
@@ -160,7 +164,11 @@ t.test('the Postman collection made from openapi.json runs against a live server
 
   const others = (collection.variable ?? []).filter((variable) => variable.key !== 'baseUrl')
   // The collection authorises every request with Bearer {{bearerToken}}, as a user sets it once.
-  t.same(collection.auth, { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}' }] }, 'Bearer auth for the collection')
+  t.same(
+    collection.auth,
+    { type: 'bearer', bearer: [{ key: 'token', value: '{{bearerToken}}' }] },
+    'Bearer auth for the collection',
+  )
   collection.variable = [...others, { key: 'baseUrl', value: base }, { key: 'bearerToken', value: TEST_KEY }]
   const summary = await runCollection(collection)
 

@@ -63,7 +63,10 @@ t.test('add a product', async (t) => {
     const app = await build(t)
     const api = client(app)
     const ada = await addCustomer(api)
-    const res = await api.post('/api/add/product', newProduct(ada.id, { price: '19.90', warranty: '3', customerid: String(ada.id) }))
+    const res = await api.post(
+      '/api/add/product',
+      newProduct(ada.id, { price: '19.90', warranty: '3', customerid: String(ada.id) }),
+    )
     t.equal(res.status, 201)
     t.match(res.body, { price: 19.9, warranty: 3, customerid: ada.id, expires: '2027-02-28' })
   })
@@ -81,7 +84,11 @@ t.test('add a product', async (t) => {
     const res = await client(app).post('/api/add/product', {})
     t.equal(res.status, 400)
     t.same(res.body.errors.map((e: { field: string }) => e.field).sort(), [
-      'customerid', 'name', 'price', 'purchased', 'warranty',
+      'customerid',
+      'name',
+      'price',
+      'purchased',
+      'warranty',
     ])
     t.same(await storedProducts(app), [])
   })
@@ -101,7 +108,11 @@ t.test('add a product', async (t) => {
       [{ purchased: '2024-13-01' }, 'purchased', 'must be a day that exists in the calendar, written YYYY-MM-DD'],
       [{ purchased: '29/02/2024' }, 'purchased', 'must be a date written YYYY-MM-DD, in the years 1900 to 2999'],
       [{ purchased: '1899-12-31' }, 'purchased', 'must be a date written YYYY-MM-DD, in the years 1900 to 2999'],
-      [{ purchased: '2024-02-29T10:00:00Z' }, 'purchased', 'must be a date written YYYY-MM-DD, in the years 1900 to 2999'],
+      [
+        { purchased: '2024-02-29T10:00:00Z' },
+        'purchased',
+        'must be a date written YYYY-MM-DD, in the years 1900 to 2999',
+      ],
       [{ warranty: 51 }, 'warranty', 'must be <= 50'],
       [{ warranty: -1 }, 'warranty', 'must be >= 0'],
       [{ warranty: 2.5 }, 'warranty', 'must be integer'],
@@ -122,13 +133,17 @@ t.test('add a product', async (t) => {
     const app = await build(t)
     const api = client(app)
     const ada = await addCustomer(api)
-    for (const price of [0.1, 0.2]) t.equal((await api.post('/api/add/product', newProduct(ada.id, { price }))).status, 201)
+    for (const price of [0.1, 0.2])
+      t.equal((await api.post('/api/add/product', newProduct(ada.id, { price }))).status, 201)
     t.equal(await revenueOf(api, ada.id), 0.3)
     const grace = await addCustomer(api)
     for (let i = 0; i < 3; i++) await api.post('/api/add/product', newProduct(grace.id, { price: 19.99 }))
     await api.post('/api/add/product', newProduct(grace.id, { price: 9_999_999.99 }))
     t.equal(await revenueOf(api, grace.id), 10_000_059.96)
-    t.same((await storedProducts(app)).map((row) => row.price_cents), [10, 20, 1999, 1999, 1999, 999_999_999])
+    t.same(
+      (await storedProducts(app)).map((row) => row.price_cents),
+      [10, 20, 1999, 1999, 1999, 999_999_999],
+    )
   })
 })
 
@@ -148,12 +163,19 @@ t.test('every price reads back exactly, alone and in lists', async (t) => {
   }
   const list = await api.get('/api/get/product', { query: { customerid: ada.id } })
   t.equal(list.status, 200)
-  t.same(list.body.map((p: { price: number }) => p.price), prices)
+  t.same(
+    list.body.map((p: { price: number }) => p.price),
+    prices,
+  )
   t.same((await api.get('/api/get/product', { query: { name: 'p19.99' } })).body, [added[4]])
   const updated = await api.post('/api/update/product', { id: added[0].id, price: 1.15 })
   t.equal(updated.body.price, 1.15)
   t.equal((await api.get('/api/get/product', { query: { id: added[0].id } })).body.price, 1.15)
-  t.equal(await revenueOf(api, ada.id), 10_000_028.62, "0.07 + 0.29 + 1.15 + 4.35 + 19.99 + 0.57 + 1.13 + 9999999.99, then 0.07 became 1.15")
+  t.equal(
+    await revenueOf(api, ada.id),
+    10_000_028.62,
+    '0.07 + 0.29 + 1.15 + 4.35 + 19.99 + 0.57 + 1.13 + 9999999.99, then 0.07 became 1.15',
+  )
 })
 
 t.test('expires is purchased plus warranty years, by the calendar', async (t) => {
@@ -178,7 +200,10 @@ t.test('expires is purchased plus warranty years, by the calendar', async (t) =>
     t.equal(read.body.expires, expires, `read back: ${purchased} + ${warranty}`)
   }
   const all = await api.get('/api/get/product', { query: { customerid: ada.id } })
-  t.same(all.body.map((p: { expires: string }) => p.expires), cases.map(([, , expires]) => expires))
+  t.same(
+    all.body.map((p: { expires: string }) => p.expires),
+    cases.map(([, , expires]) => expires),
+  )
 })
 
 t.test('get products', async (t) => {
@@ -271,7 +296,11 @@ t.test('update a product', async (t) => {
     const grace = await addCustomer(api)
     const product = (await api.post('/api/add/product', newProduct(ada.id))).body
     const res = await api.post('/api/update/product', {
-      id: product.id, name: 'Grinder', price: 80.5, warranty: 1, changeto: grace.id,
+      id: product.id,
+      name: 'Grinder',
+      price: 80.5,
+      warranty: 1,
+      changeto: grace.id,
     })
     t.equal(res.status, 200)
     t.match(res.body, { name: 'Grinder', price: 80.5, warranty: 1, expires: '2025-02-28', customerid: grace.id })
@@ -342,7 +371,10 @@ t.test('delete products', async (t) => {
     const res = await api.post('/api/delete/product', { customerid: ada.id })
     t.equal(res.status, 200)
     t.same(res.body, { deleted: ids })
-    t.same((await storedProducts(app)).map((row) => row.id), [graces.id])
+    t.same(
+      (await storedProducts(app)).map((row) => row.id),
+      [graces.id],
+    )
     t.equal(await revenueOf(api, ada.id), 0)
     t.equal((await api.post('/api/delete/customer', { id: ada.id })).status, 200, 'the customer can go now')
   })
@@ -358,7 +390,11 @@ t.test('delete products', async (t) => {
       [{ customerid: idle.id }, 404, `Customer ${idle.id} has no products.`],
       [{ customerid: 99 }, 404, 'Customer 99 does not exist.'],
       [{}, 400, 'The request has 1 invalid field: id or customerid is required.'],
-      [{ id: product.id, customerid: ada.id }, 400, 'The request has 1 invalid field: id and customerid cannot be given together.'],
+      [
+        { id: product.id, customerid: ada.id },
+        400,
+        'The request has 1 invalid field: id and customerid cannot be given together.',
+      ],
     ]
     for (const [body, status, detail] of cases) {
       const res = await api.post('/api/delete/product', body)
@@ -374,7 +410,11 @@ t.test('delete products', async (t) => {
     const ada = await addCustomer(api)
     const product = (await api.post('/api/add/product', newProduct(ada.id))).body
     const feedback = await api.post('/api/add/product/feedback', {
-      productid: product.id, customerid: ada.id, heading: 'Noisy', body: 'But it works.', nps: 7,
+      productid: product.id,
+      customerid: ada.id,
+      heading: 'Noisy',
+      body: 'But it works.',
+      nps: 7,
     })
     t.equal(feedback.status, 201)
     t.equal((await api.post('/api/delete/product', { id: product.id })).status, 200)

@@ -53,10 +53,13 @@ t.test('open a ticket', async (t) => {
     t.match(first.body, { id: 1, customerid: 2, request: 'Line one\nLine two' })
     t.not(second.body.opened, first.body.opened)
     t.ok(Date.parse(second.body.opened) > Date.parse(first.body.opened), 'opened increases with time')
-    t.same((await storedTickets(app)).map((row) => [row.customerid, row.opened]), [
-      [2, first.body.opened],
-      [2, second.body.opened],
-    ])
+    t.same(
+      (await storedTickets(app)).map((row) => [row.customerid, row.opened]),
+      [
+        [2, first.body.opened],
+        [2, second.body.opened],
+      ],
+    )
   })
 
   t.test('404 for a customer who does not exist; nothing stored', async (t) => {
@@ -117,45 +120,61 @@ t.test('close a ticket', async (t) => {
 
   t.test('resolved is true or false, also as "true" or "false"; id may be a string', async (t) => {
     const { app, api } = await withCustomers(t)
-    const cases: Array<[unknown, boolean]> = [[true, true], [false, false], ['true', true], ['false', false]]
+    const cases: Array<[unknown, boolean]> = [
+      [true, true],
+      [false, false],
+      ['true', true],
+      ['false', false],
+    ]
     for (const [resolved, expected] of cases) {
       const { id } = (await api.post('/api/open/customer/request', { request: LEAK, customerid: 1 })).body
       const res = await api.post('/api/close/customer/request', { id: String(id), resolved, resolution: 'Done.\nBye.' })
       t.equal(res.status, 200, `resolved ${JSON.stringify(resolved)}`)
       t.equal(res.body.resolved, expected, `resolved ${JSON.stringify(resolved)}`)
     }
-    t.same((await storedTickets(app)).map((row) => row.resolved), [1, 0, 1, 0])
+    t.same(
+      (await storedTickets(app)).map((row) => row.resolved),
+      [1, 0, 1, 0],
+    )
     t.ok((await storedTickets(app)).every((row) => row.closed !== null && row.resolution === 'Done.\nBye.'))
   })
 
-  t.test('400 for a bad resolved, a missing or bad resolution or id, an unknown field; the ticket stays open', async (t) => {
-    const { app, api } = await withCustomers(t)
-    const opened = (await api.post('/api/open/customer/request', { request: LEAK, customerid: 1 })).body
-    const close = (fields: Record<string, unknown>) => ({ id: opened.id, resolved: true, resolution: FIXED, ...fields })
-    const cases: Array<[Record<string, unknown>, string, string]> = [
-      [close({ resolved: 'yes' }), 'resolved', 'must be boolean'],
-      [close({ resolved: 1 }), 'resolved', 'must be boolean'],
-      [close({ resolved: null }), 'resolved', 'must be boolean'],
-      [close({ resolved: 'TRUE' }), 'resolved', 'must be boolean'],
-      [close({ resolved: undefined }), 'resolved', 'is required'],
-      [close({ resolution: undefined }), 'resolution', 'is required'],
-      [close({ resolution: null }), 'resolution', 'must be string'],
-      [close({ resolution: ' ' }), 'resolution', LINES],
-      [close({ resolution: 'x'.repeat(5001) }), 'resolution', 'must NOT have more than 5000 characters'],
-      [close({ id: undefined }), 'id', 'is required'],
-      [close({ id: 0 }), 'id', 'must be >= 1'],
-      [close({ closed: '2026-01-01T00:00:00.000Z' }), 'closed', 'is not a known field'],
-    ]
-    for (const [body, field, message] of cases) {
-      const res = await api.post('/api/close/customer/request', body)
-      t.equal(res.status, 400, JSON.stringify(body).slice(0, 80))
-      t.match(res.headers['content-type'], /^application\/problem\+json/)
-      t.same(res.body.errors, [{ field, message }], JSON.stringify(body).slice(0, 80))
-    }
-    t.same(await storedTickets(app), [
-      { id: 1, customerid: 1, request: LEAK, resolved: 0, resolution: null, opened: opened.opened, closed: null },
-    ])
-  })
+  t.test(
+    '400 for a bad resolved, a missing or bad resolution or id, an unknown field; the ticket stays open',
+    async (t) => {
+      const { app, api } = await withCustomers(t)
+      const opened = (await api.post('/api/open/customer/request', { request: LEAK, customerid: 1 })).body
+      const close = (fields: Record<string, unknown>) => ({
+        id: opened.id,
+        resolved: true,
+        resolution: FIXED,
+        ...fields,
+      })
+      const cases: Array<[Record<string, unknown>, string, string]> = [
+        [close({ resolved: 'yes' }), 'resolved', 'must be boolean'],
+        [close({ resolved: 1 }), 'resolved', 'must be boolean'],
+        [close({ resolved: null }), 'resolved', 'must be boolean'],
+        [close({ resolved: 'TRUE' }), 'resolved', 'must be boolean'],
+        [close({ resolved: undefined }), 'resolved', 'is required'],
+        [close({ resolution: undefined }), 'resolution', 'is required'],
+        [close({ resolution: null }), 'resolution', 'must be string'],
+        [close({ resolution: ' ' }), 'resolution', LINES],
+        [close({ resolution: 'x'.repeat(5001) }), 'resolution', 'must NOT have more than 5000 characters'],
+        [close({ id: undefined }), 'id', 'is required'],
+        [close({ id: 0 }), 'id', 'must be >= 1'],
+        [close({ closed: '2026-01-01T00:00:00.000Z' }), 'closed', 'is not a known field'],
+      ]
+      for (const [body, field, message] of cases) {
+        const res = await api.post('/api/close/customer/request', body)
+        t.equal(res.status, 400, JSON.stringify(body).slice(0, 80))
+        t.match(res.headers['content-type'], /^application\/problem\+json/)
+        t.same(res.body.errors, [{ field, message }], JSON.stringify(body).slice(0, 80))
+      }
+      t.same(await storedTickets(app), [
+        { id: 1, customerid: 1, request: LEAK, resolved: 0, resolution: null, opened: opened.opened, closed: null },
+      ])
+    },
+  )
 
   t.test('404 for a ticket that does not exist; nothing is created', async (t) => {
     const { app, api } = await withCustomers(t)
@@ -183,7 +202,10 @@ t.test('close a ticket', async (t) => {
       t.match(again.body.detail, /already closed/)
     }
     t.same(await storedTickets(app), before)
-    t.same(before.map((row) => [row.resolved, row.resolution, row.closed]), [[1, FIXED, closed.closed]])
+    t.same(
+      before.map((row) => [row.resolved, row.resolution, row.closed]),
+      [[1, FIXED, closed.closed]],
+    )
   })
 
   t.test('two closes at once: one 200, one 409, and the winner is what is stored', async (t) => {
@@ -207,7 +229,12 @@ t.test('close a ticket', async (t) => {
 t.test('get tickets', async (t) => {
   const { app, api } = await withCustomers(t)
   const tickets: Array<Record<string, unknown>> = []
-  for (const [customerid, request] of [[1, 'First'], [2, 'Grace asks'], [1, 'Second'], [1, 'Third']] as const) {
+  for (const [customerid, request] of [
+    [1, 'First'],
+    [2, 'Grace asks'],
+    [1, 'Second'],
+    [1, 'Third'],
+  ] as const) {
     tickets.push((await api.post('/api/open/customer/request', { request, customerid })).body)
     await sleep(3)
   }
@@ -288,7 +315,10 @@ t.test("deleting a customer removes their tickets, not others'", async (t) => {
     t.equal((await api.post('/api/open/customer/request', { request: LEAK, customerid })).status, 201)
   }
   t.same((await api.post('/api/delete/customer', { id: 1 })).body, { deleted: [1] })
-  t.same((await storedTickets(app)).map((row) => [row.id, row.customerid]), [[2, 2]])
+  t.same(
+    (await storedTickets(app)).map((row) => [row.id, row.customerid]),
+    [[2, 2]],
+  )
   t.equal((await api.get('/api/get/customer/request', { query: { id: 1 } })).status, 404)
   t.equal((await api.get('/api/get/customer/request', { query: { customerid: 1 } })).status, 404)
 })

@@ -100,7 +100,10 @@ t.test('a migration that fails stops start-up with a non-zero exit', async (t) =
   sqlite.close()
   const server = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename })
   t.equal(await server.exit, 1)
-  t.match(server.stderr() + server.stdout(), /Migration 20261129_001_initial failed: table `?"?customers"?`? already exists/)
+  t.match(
+    server.stderr() + server.stdout(),
+    /Migration 20261129_001_initial failed: table `?"?customers"?`? already exists/,
+  )
   t.notMatch(server.stdout(), /Server listening/)
 })
 
@@ -108,7 +111,10 @@ t.test('npm run db:migrate applies pending migrations, then reports the database
   const filename = join(tempDir(), 'crm.sqlite')
   const first = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: filename })
   t.equal(await first.exit, 0)
-  t.match(first.stdout(), /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\nSuccess: 20261129_004_api_keys\nApplied 4 migration\(s\)\./)
+  t.match(
+    first.stdout(),
+    /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\nSuccess: 20261129_004_api_keys\nApplied 4 migration\(s\)\./,
+  )
   const second = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: filename })
   t.equal(await second.exit, 0)
   t.match(second.stdout(), /The database is up to date\./)

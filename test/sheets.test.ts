@@ -22,7 +22,10 @@ t.test('the rows arrive parsed, in batches, in order', async (t) => {
   }
   t.ok(batches > 1, `${batches} batches`)
   t.equal(rows.length, 5000)
-  t.match(rows[0], { row: 1, value: { customer: { name: 'P0', email: 'p0@example.com', status: 'active' }, key: 'p0@example.com' } })
+  t.match(rows[0], {
+    row: 1,
+    value: { customer: { name: 'P0', email: 'p0@example.com', status: 'active' }, key: 'p0@example.com' },
+  })
   t.match(rows[4999], { row: 5000, value: { customer: { name: 'P4999' } } })
 })
 

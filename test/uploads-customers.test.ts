@@ -28,7 +28,11 @@ t.test('a CSV file with a BOM, CRLF line ends, quoted commas and line breaks: th
     'Plain,plain@example.com,"Quoted ""Street"""',
     ',,,',
   ].join('\r\n')
-  const res = await upload(app, '/upload/customers', { filename: 'customers.csv', content: `\ufeff${csv}\r\n`, field: 'custfile' })
+  const res = await upload(app, '/upload/customers', {
+    filename: 'customers.csv',
+    content: `\ufeff${csv}\r\n`,
+    field: 'custfile',
+  })
   t.equal(res.status, 201)
   t.match(res.headers['content-type'], /^application\/json/)
   t.match(res.body.created, ISO)
@@ -53,22 +57,47 @@ t.test('a CSV file with a BOM, CRLF line ends, quoted commas and line breaks: th
     created: res.body.created,
   })
   // Ids come from the database's sequence: a row it refused may have used one up.
-  t.same((await stored(app)).slice(1).map(({ id: _, ...row }) => row), [
-    {
-      name: 'Ada Lovelace', email: 'ada@example.com', address: '12 St James Square, London',
-      phone: '+44 20 7946 0958', optemail: 1, optphone: 0, optchat: 1, status: 'active',
-    },
-    {
-      name: 'Grace Hopper', email: 'grace@example.com', address: '1 Navy Way\nArlington',
-      phone: null, optemail: 1, optphone: 0, optchat: 0, status: 'inactive',
-    },
-    {
-      name: 'Plain', email: 'plain@example.com', address: 'Quoted "Street"',
-      phone: null, optemail: 0, optphone: 0, optchat: 0, status: 'active',
-    },
-  ])
+  t.same(
+    (await stored(app)).slice(1).map(({ id: _, ...row }) => row),
+    [
+      {
+        name: 'Ada Lovelace',
+        email: 'ada@example.com',
+        address: '12 St James Square, London',
+        phone: '+44 20 7946 0958',
+        optemail: 1,
+        optphone: 0,
+        optchat: 1,
+        status: 'active',
+      },
+      {
+        name: 'Grace Hopper',
+        email: 'grace@example.com',
+        address: '1 Navy Way\nArlington',
+        phone: null,
+        optemail: 1,
+        optphone: 0,
+        optchat: 0,
+        status: 'inactive',
+      },
+      {
+        name: 'Plain',
+        email: 'plain@example.com',
+        address: 'Quoted "Street"',
+        phone: null,
+        optemail: 0,
+        optphone: 0,
+        optchat: 0,
+        status: 'active',
+      },
+    ],
+  )
   const ada = await client(app).get('/api/get/customer', { query: { id: 2 } })
-  t.match(ada.body, { revenue: 0, created: res.body.created, updated: res.body.created }, 'a full record, stamped with the upload time')
+  t.match(
+    ada.body,
+    { revenue: 0, created: res.body.created, updated: res.body.created },
+    'a full record, stamped with the upload time',
+  )
 
   const skipped = app.logs().filter((line) => line.msg === 'upload row skipped')
   t.same(
@@ -112,7 +141,11 @@ t.test('duplicates far apart in a long file: the earlier row is named, in either
     ],
   })
   t.equal((await app.db.selectFrom('customers').select('id').execute()).length, 1498)
-  t.equal((await api.get('/api/get/customer', { query: { id: stored.id } })).body.name, 'Stored Again', 'the first row won')
+  t.equal(
+    (await api.get('/api/get/customer', { query: { id: stored.id } })).body.name,
+    'Stored Again',
+    'the first row won',
+  )
 })
 
 t.test('a .txt file is read as CSV; any field name works', async (t) => {
@@ -147,12 +180,26 @@ t.test('an XLSX workbook: a header row, real booleans, numbers as text, row numb
   })
   t.same(await stored(app), [
     {
-      id: 1, name: 'Ada Lovelace', email: 'ada@example.com', address: 'London', phone: '442079460958',
-      optemail: 1, optphone: 0, optchat: 1, status: 'active',
+      id: 1,
+      name: 'Ada Lovelace',
+      email: 'ada@example.com',
+      address: 'London',
+      phone: '442079460958',
+      optemail: 1,
+      optphone: 0,
+      optchat: 1,
+      status: 'active',
     },
     {
-      id: 2, name: 'Padded', email: 'padded@example.com', address: 'Somewhere', phone: null,
-      optemail: 0, optphone: 1, optchat: 0, status: 'suspended',
+      id: 2,
+      name: 'Padded',
+      email: 'padded@example.com',
+      address: 'Somewhere',
+      phone: null,
+      optemail: 0,
+      optphone: 1,
+      optchat: 0,
+      status: 'suspended',
     },
   ])
 })
@@ -202,8 +249,16 @@ t.test('empty files and a header-only spreadsheet: a report of nothing, not an e
 
 t.test('a CSV has no header row: a first line reading Name,Email is a row like any other', async (t) => {
   const app = await build(t)
-  const res = await upload(app, '/upload/customers', { filename: 'c.csv', content: 'Name,Email,Address\nAda,ada@example.com,London\n' })
-  t.match(res.body, { rows: 2, inserted: 1, skipped: 1, errors: [{ row: 1, reason: 'Email must be an e-mail address' }] })
+  const res = await upload(app, '/upload/customers', {
+    filename: 'c.csv',
+    content: 'Name,Email,Address\nAda,ada@example.com,London\n',
+  })
+  t.match(res.body, {
+    rows: 2,
+    inserted: 1,
+    skipped: 1,
+    errors: [{ row: 1, reason: 'Email must be an e-mail address' }],
+  })
 })
 
 t.test('a file whose rows are all bad stores nothing but its report', async (t) => {
@@ -221,8 +276,10 @@ t.test('a file whose rows are all bad stores nothing but its report', async (t) 
 t.test('mode=upsert updates the customer with the same e-mail address, with the cells the row gives', async (t) => {
   const app = await build(t)
   const api = client(app)
-  const ada = (await api.post('/api/add/customer', newCustomer({ phone: '123', optchat: true, status: 'suspended' }))).body
-  const content = 'Ada King,ADA@example.com,,,yes\nNew Person,new@example.com,Street\nMissing Address,missing@example.com\n'
+  const ada = (await api.post('/api/add/customer', newCustomer({ phone: '123', optchat: true, status: 'suspended' })))
+    .body
+  const content =
+    'Ada King,ADA@example.com,,,yes\nNew Person,new@example.com,Street\nMissing Address,missing@example.com\n'
   const res = await upload(app, '/upload/customers?mode=upsert', { filename: 'up.csv', content })
   t.equal(res.status, 201)
   t.match(res.body, {
@@ -234,13 +291,17 @@ t.test('mode=upsert updates the customer with the same e-mail address, with the 
     errors: [{ row: 3, reason: 'Address is required' }],
   })
   const after = (await api.get('/api/get/customer', { query: { id: ada.id } })).body
-  t.same(after, {
-    ...ada,
-    name: 'Ada King',
-    email: 'ADA@example.com',
-    optemail: true,
-    updated: after.updated,
-  }, 'only the given cells changed: address, phone, optchat and status stayed')
+  t.same(
+    after,
+    {
+      ...ada,
+      name: 'Ada King',
+      email: 'ADA@example.com',
+      optemail: true,
+      updated: after.updated,
+    },
+    'only the given cells changed: address, phone, optchat and status stayed',
+  )
   t.not(after.updated, ada.updated)
 
   const viaForm = await upload(app, '/upload/customers', {
@@ -251,13 +312,23 @@ t.test('mode=upsert updates the customer with the same e-mail address, with the 
   t.match(viaForm.body, { mode: 'upsert', updated: 1, inserted: 0, skipped: 0 }, 'the page sends mode as a form field')
   t.equal((await api.get('/api/get/customer', { query: { id: ada.id } })).body.name, 'Ada Lovelace')
 
-  const insertMode = await upload(app, '/upload/customers', { filename: 'again.csv', content: 'X,ada@example.com,Street\n' })
+  const insertMode = await upload(app, '/upload/customers', {
+    filename: 'again.csv',
+    content: 'X,ada@example.com,Street\n',
+  })
   t.match(insertMode.body, { mode: 'insert', updated: 0, skipped: 1 })
 
-  const bad = await upload(app, '/upload/customers?mode=merge', { filename: 'x.csv', content: 'X,x@example.com,Street\n' })
+  const bad = await upload(app, '/upload/customers?mode=merge', {
+    filename: 'x.csv',
+    content: 'X,x@example.com,Street\n',
+  })
   t.equal(bad.status, 400)
   t.match(bad.body.errors, [{ field: 'mode' }])
-  const badField = await upload(app, '/upload/customers', { filename: 'x.csv', content: 'X,x@example.com,S\n', fields: { mode: 'merge' } })
+  const badField = await upload(app, '/upload/customers', {
+    filename: 'x.csv',
+    content: 'X,x@example.com,S\n',
+    fields: { mode: 'merge' },
+  })
   t.equal(badField.status, 400)
   t.same(badField.body.errors, [{ field: 'mode', message: 'must be one of insert, upsert' }])
   t.equal((await stored(app)).length, 2)
@@ -266,7 +337,9 @@ t.test('mode=upsert updates the customer with the same e-mail address, with the 
 t.test('the report is kept and can be fetched again by id, as JSON or as a page', async (t) => {
   const app = await build(t)
   const api = client(app)
-  const report = (await upload(app, '/upload/customers', { filename: 'r.csv', content: 'A,a@example.com,S\nB,bad,S\n' })).body
+  const report = (
+    await upload(app, '/upload/customers', { filename: 'r.csv', content: 'A,a@example.com,S\nB,bad,S\n' })
+  ).body
   const again = await api.get('/upload/report', { query: { id: report.id } })
   t.equal(again.status, 200)
   t.same(again.body, report)

@@ -44,12 +44,24 @@ t.test('415 for an unknown extension or content that does not match it; nothing 
   const cases: Array<[string, string | Buffer, RegExp]> = [
     ['notes.pdf', '%PDF-1.4', /"notes\.pdf" is not a file this upload reads: send \.csv, \.txt, \.xlsx, \.xls\./],
     ['noextension', 'Ada,ada@example.com,x', /is not a file this upload reads/],
-    ['list.xlsx', 'Ada,ada@example.com,London\n', /"list\.xlsx" is not an Excel workbook \(\.xlsx\), though its name says so\./],
-    ['list.xls', workbook([['Ada', 'ada@example.com', 'London']]), /"list\.xls" is not an Excel 97-2003 workbook \(\.xls\)/],
+    [
+      'list.xlsx',
+      'Ada,ada@example.com,London\n',
+      /"list\.xlsx" is not an Excel workbook \(\.xlsx\), though its name says so\./,
+    ],
+    [
+      'list.xls',
+      workbook([['Ada', 'ada@example.com', 'London']]),
+      /"list\.xls" is not an Excel 97-2003 workbook \(\.xls\)/,
+    ],
     ['list.csv', workbook([['Ada', 'ada@example.com', 'London']]), /"list\.csv" is not UTF-8 text/],
     ['latin1.csv', Buffer.from('Ad\xe9le,adele@example.com,Paris\n', 'latin1'), /is not UTF-8 text/],
     ['empty.xlsx', '', /is not an Excel workbook/],
-    ['zip.xlsx', Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(100)]), /could not be read as an Excel workbook/],
+    [
+      'zip.xlsx',
+      Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(100)]),
+      /could not be read as an Excel workbook/,
+    ],
   ]
   for (const [filename, content, detail] of cases) {
     const res = await upload(app, '/upload/customers', { filename, content })
@@ -65,43 +77,50 @@ t.test('bytes that are not UTF-8 deep inside a CSV: 415, and the rows before the
   const app = await build(t)
   const good = Array.from({ length: 3000 }, (_, i) => `P${i},p${i}@example.com,Street`).join('\n')
   t.ok(good.length > 64 * 1024, 'past the part checked before reading')
-  const content = Buffer.concat([Buffer.from(`${good}\n`), Buffer.from([0xc3, 0x28]), Buffer.from(',x@example.com,S\n')])
+  const content = Buffer.concat([
+    Buffer.from(`${good}\n`),
+    Buffer.from([0xc3, 0x28]),
+    Buffer.from(',x@example.com,S\n'),
+  ])
   const res = await upload(app, '/upload/customers', { filename: 'late.csv', content })
   t.equal(res.status, 415)
   t.match(res.body.detail, /is not UTF-8 text/)
   await nothingStored(t, app)
 })
 
-t.test('a quote never closed, or a row of megabytes: 415 with the row, nothing stored, no file left open', async (t) => {
-  const app = await build(t)
-  const openFiles = () => readdirSync('/proc/self/fd').length
-  const before = openFiles()
-  const unclosed = await upload(app, '/upload/customers', {
-    filename: 'quote.csv',
-    content: 'Ann,ann@example.com,Street\nBob,"bob@example.com,Street\nCid,cid@example.com,Street\n',
-  })
-  t.equal(unclosed.status, 415)
-  t.equal(unclosed.body.detail, '"quote.csv" has a quote that is never closed, in row 2.')
-  const long = await upload(app, '/upload/customers', {
-    filename: 'long.csv',
-    content: `Ann,ann@example.com,${'x'.repeat(2 * 1024 * 1024)}\n`,
-  })
-  t.equal(long.status, 415)
-  t.equal(long.body.detail, '"long.csv" has a row longer than 1 MB, as when a quote is never closed.')
-  const quotedLong = await upload(app, '/upload/customers', {
-    filename: 'quoted.csv',
-    content: `Ann,ann@example.com,"${'line\n'.repeat(300_000)}"\n`,
-  })
-  t.equal(quotedLong.status, 415, 'line breaks inside quotes do not end a row')
-  for (let i = 0; i < 5; i++) {
-    const late = Buffer.concat([Buffer.from(`${'P,p@example.com,S\n'.repeat(5000)}`), Buffer.from([0xff, 0x0a])])
-    t.equal((await upload(app, '/upload/customers', { filename: 'late.csv', content: late })).status, 415)
-  }
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  t.ok(openFiles() <= before + 1, `no file left open (${before} before, ${openFiles()} after)`)
-  await nothingStored(t, app)
-  await stillHealthy(t, app)
-})
+t.test(
+  'a quote never closed, or a row of megabytes: 415 with the row, nothing stored, no file left open',
+  async (t) => {
+    const app = await build(t)
+    const openFiles = () => readdirSync('/proc/self/fd').length
+    const before = openFiles()
+    const unclosed = await upload(app, '/upload/customers', {
+      filename: 'quote.csv',
+      content: 'Ann,ann@example.com,Street\nBob,"bob@example.com,Street\nCid,cid@example.com,Street\n',
+    })
+    t.equal(unclosed.status, 415)
+    t.equal(unclosed.body.detail, '"quote.csv" has a quote that is never closed, in row 2.')
+    const long = await upload(app, '/upload/customers', {
+      filename: 'long.csv',
+      content: `Ann,ann@example.com,${'x'.repeat(2 * 1024 * 1024)}\n`,
+    })
+    t.equal(long.status, 415)
+    t.equal(long.body.detail, '"long.csv" has a row longer than 1 MB, as when a quote is never closed.')
+    const quotedLong = await upload(app, '/upload/customers', {
+      filename: 'quoted.csv',
+      content: `Ann,ann@example.com,"${'line\n'.repeat(300_000)}"\n`,
+    })
+    t.equal(quotedLong.status, 415, 'line breaks inside quotes do not end a row')
+    for (let i = 0; i < 5; i++) {
+      const late = Buffer.concat([Buffer.from(`${'P,p@example.com,S\n'.repeat(5000)}`), Buffer.from([0xff, 0x0a])])
+      t.equal((await upload(app, '/upload/customers', { filename: 'late.csv', content: late })).status, 415)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.ok(openFiles() <= before + 1, `no file left open (${before} before, ${openFiles()} after)`)
+    await nothingStored(t, app)
+    await stillHealthy(t, app)
+  },
+)
 
 t.test('a workbook made to explode when unpacked is refused (413) before it is parsed', async (t) => {
   const app = await build(t)
@@ -116,7 +135,10 @@ t.test('a workbook made to explode when unpacked is refused (413) before it is p
   t.ok(bomb.length < 100_000, `small on the wire (${bomb.length} bytes)`)
   const res = await upload(app, '/upload/customers', { filename: 'bomb.xlsx', content: bomb })
   t.equal(res.status, 413)
-  t.match(res.body.detail, /"bomb\.xlsx" unpacks to more than 1 MB; save it as CSV, or split it into smaller workbooks\./)
+  t.match(
+    res.body.detail,
+    /"bomb\.xlsx" unpacks to more than 1 MB; save it as CSV, or split it into smaller workbooks\./,
+  )
   await nothingStored(t, app)
   await stillHealthy(t, app)
 })
@@ -149,7 +171,10 @@ t.test('a number that is not a date cell is no purchase date', async (t) => {
   const app = await build(t)
   const res = await upload(app, '/upload/products', {
     filename: 'p.xlsx',
-    content: workbook([['Lamp', 5, 2024], ['Kettle', 5, excelDate('2024-02-29')]]),
+    content: workbook([
+      ['Lamp', 5, 2024],
+      ['Kettle', 5, excelDate('2024-02-29')],
+    ]),
   })
   t.match(res.body, {
     rows: 2,
@@ -167,7 +192,9 @@ t.test('an upload that is not a multipart form, or holds no file', async (t) => 
   const noFile = await app.inject({
     method: 'POST',
     url: '/upload/customers',
-    payload: Buffer.from(payload.toString().replace(/; filename="x\.csv"\r\nContent-Type: application\/octet-stream/, '')),
+    payload: Buffer.from(
+      payload.toString().replace(/; filename="x\.csv"\r\nContent-Type: application\/octet-stream/, ''),
+    ),
     headers: { 'content-type': contentType },
   })
   t.equal(noFile.statusCode, 400)
@@ -178,10 +205,18 @@ t.test('an upload that is not a multipart form, or holds no file', async (t) => 
   t.same(noneChosen.body.errors, [{ field: '(body)', message: 'must hold a file: none was chosen' }])
   const nameless = await upload(app, '/upload/customers', { filename: '', content: 'Ada,ada@example.com,London\n' })
   t.equal(nameless.status, 415, 'a file without a name cannot say what it is')
-  const longName = await upload(app, '/upload/customers', { filename: `${'x'.repeat(252)}.csv`, content: 'Ada,ada@example.com,London\n' })
+  const longName = await upload(app, '/upload/customers', {
+    filename: `${'x'.repeat(252)}.csv`,
+    content: 'Ada,ada@example.com,London\n',
+  })
   t.equal(longName.status, 400, 'a file name over 255 characters is refused')
-  t.same(longName.body.errors, [{ field: '(body)', message: 'must hold a file whose name is at most 255 characters long' }])
-  const longest = await upload(app, '/upload/customers', { filename: `${'x'.repeat(251)}.csv`, content: 'Ada,ada@example.com,London\n' })
+  t.same(longName.body.errors, [
+    { field: '(body)', message: 'must hold a file whose name is at most 255 characters long' },
+  ])
+  const longest = await upload(app, '/upload/customers', {
+    filename: `${'x'.repeat(251)}.csv`,
+    content: 'Ada,ada@example.com,London\n',
+  })
   t.equal(longest.status, 201, 'one of 255 is taken')
   await app.db.deleteFrom('customers').execute()
   await app.db.deleteFrom('upload_reports').execute()
@@ -221,7 +256,12 @@ t.test('a multipart body cut short, or without a boundary, is a 400 and leaves n
   const { payload, contentType } = await formData({ filename: 'c.csv', content: 'Ada,ada@example.com,London\n' })
   const cut = payload.subarray(0, payload.length - 40)
   const started = Date.now()
-  const res = await app.inject({ method: 'POST', url: '/upload/customers', payload: cut, headers: { 'content-type': contentType } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/upload/customers',
+    payload: cut,
+    headers: { 'content-type': contentType },
+  })
   t.equal(res.statusCode, 400)
   t.same(res.json().errors, [{ field: '(body)', message: 'ends before the file in it does: the upload was cut short' }])
   t.ok(Date.now() - started < 10_000, 'answered, not left hanging')
@@ -232,7 +272,9 @@ t.test('a multipart body cut short, or without a boundary, is a 400 and leaves n
     headers: { 'content-type': 'multipart/form-data' },
   })
   t.equal(noBoundary.statusCode, 400)
-  t.match(noBoundary.json().errors, [{ field: '(body)', message: /is not a multipart\/form-data body that can be read/ }])
+  t.match(noBoundary.json().errors, [
+    { field: '(body)', message: /is not a multipart\/form-data body that can be read/ },
+  ])
   await nothingStored(t, app)
 })
 
@@ -242,7 +284,11 @@ t.test('a refused file is read to its end first, so the connection stays usable'
   const { port } = app.server.address() as { port: number }
   const form = new FormData()
   form.append('file', new Blob([Buffer.alloc(5 * 1024 * 1024, 'x')]), 'big.pdf')
-  const refused = await documentedFetch(`http://127.0.0.1:${port}/upload/customers`, { method: 'POST', body: form, headers: AS_ADMIN })
+  const refused = await documentedFetch(`http://127.0.0.1:${port}/upload/customers`, {
+    method: 'POST',
+    body: form,
+    headers: AS_ADMIN,
+  })
   t.equal(refused.status, 415)
   const started = Date.now()
   const next = await documentedFetch(`http://127.0.0.1:${port}/upload/report?id=1`, { headers: AS_ADMIN })
@@ -252,7 +298,11 @@ t.test('a refused file is read to its end first, so the connection stays usable'
 
 t.test('the product upload has no mode field', async (t) => {
   const app = await build(t)
-  const res = await upload(app, '/upload/products', { filename: 'p.csv', content: 'Lamp,5\n', fields: { mode: 'upsert' } })
+  const res = await upload(app, '/upload/products', {
+    filename: 'p.csv',
+    content: 'Lamp,5\n',
+    fields: { mode: 'upsert' },
+  })
   t.equal(res.status, 400)
   t.same(res.body.errors, [{ field: 'mode', message: 'is not a field of a product upload' }])
   await nothingStored(t, app)

@@ -7,7 +7,6 @@ import { performance } from 'node:perf_hooks'
 import SQLite from 'better-sqlite3'
 import { BUSY_TIMEOUT_MS } from './connect.js'
 
-
 /**
  * Pages copied per step at first (1 MiB with SQLite's 4 KiB pages). A write by another connection
  * between two steps makes SQLite start the copy again; each restart doubles the step, so a copy
@@ -54,7 +53,8 @@ function checkSource(source: string) {
       'DATABASE_URL is :memory: — an in-memory database lives only inside the server process; there is no file to back up',
     )
   }
-  if (!existsSync(source)) throw new BackupError(`The database file ${source} does not exist (DATABASE_URL); nothing to back up`)
+  if (!existsSync(source))
+    throw new BackupError(`The database file ${source} does not exist (DATABASE_URL); nothing to back up`)
   if (!statSync(source).isFile()) throw new BackupError(`The database path ${source} is not a file (DATABASE_URL)`)
 }
 
@@ -72,12 +72,16 @@ function checkDestination(source: string, destination: string, force: boolean) {
     )
   }
   if (existsSync(destination) && !force) {
-    throw new BackupError(`The backup file ${destination} already exists; choose another name, or pass --force to replace it`)
+    throw new BackupError(
+      `The backup file ${destination} already exists; choose another name, or pass --force to replace it`,
+    )
   }
   // SQLite would replay a journal it finds beside the backup into it when it is opened.
   const journal = ['-wal', '-journal'].map((suffix) => destination + suffix).find((file) => existsSync(file))
   if (journal) {
-    throw new BackupError(`${journal} exists (a database by that name is open or was not closed cleanly); choose another name`)
+    throw new BackupError(
+      `${journal} exists (a database by that name is open or was not closed cleanly); choose another name`,
+    )
   }
 }
 
@@ -154,7 +158,10 @@ function checkCopy(copy: string): Pick<BackupResult, 'pages' | 'pageSize' | 'row
       .all() as string[]
     const rows: Record<string, number> = {}
     for (const table of tables) {
-      rows[table] = sqlite.prepare(`select count(*) from "${table.replaceAll('"', '""')}"`).pluck().get() as number
+      rows[table] = sqlite
+        .prepare(`select count(*) from "${table.replaceAll('"', '""')}"`)
+        .pluck()
+        .get() as number
     }
     return {
       pages: sqlite.pragma('page_count', { simple: true }) as number,
@@ -189,7 +196,9 @@ function putInPlace(copy: string, destination: string, force: boolean) {
       linkSync(copy, destination)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new BackupError(`The backup file ${destination} already exists; choose another name, or pass --force to replace it`)
+        throw new BackupError(
+          `The backup file ${destination} already exists; choose another name, or pass --force to replace it`,
+        )
       }
       throw error
     }
@@ -203,7 +212,11 @@ function putInPlace(copy: string, destination: string, force: boolean) {
  * Backs up the SQLite database file `source` into `destination` while other connections go on
  * writing to it: a consistent copy, checked, written under a temporary name and renamed when done.
  */
-export async function backupDatabase(source: string, destination: string, options: BackupOptions = {}): Promise<BackupResult> {
+export async function backupDatabase(
+  source: string,
+  destination: string,
+  options: BackupOptions = {},
+): Promise<BackupResult> {
   const started = performance.now()
   checkSource(source)
   checkDestination(source, destination, options.force ?? false)

@@ -25,7 +25,9 @@ export async function insertMany<T extends keyof Database>(
   let sql = compiled.get(key)
   if (sql === undefined) {
     const insert = db.insertInto(table).values(rows as never)
-    sql = (skipTaken ? insert.onConflict((conflict) => conflict.column(skipTaken as never).doNothing()) : insert).compile().sql
+    sql = (
+      skipTaken ? insert.onConflict((conflict) => conflict.column(skipTaken as never).doNothing()) : insert
+    ).compile().sql
     compiled.set(key, sql)
   }
   const parameters: unknown[] = []

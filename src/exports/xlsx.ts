@@ -54,14 +54,18 @@ const textCell = (text: string, style?: number) =>
 
 /** The sheet's XML: frozen header row, column widths, then the rows, in chunks of about 64 KB. */
 async function* sheetXml(columns: Column[], rows: AsyncIterable<unknown[][]>): AsyncGenerator<string> {
-  const widths = columns.map((column, i) => `<col min="${i + 1}" max="${i + 1}" width="${column.width}" customWidth="1"/>`)
-  yield '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' +
+  const widths = columns.map(
+    (column, i) => `<col min="${i + 1}" max="${i + 1}" width="${column.width}" customWidth="1"/>`,
+  )
+  yield (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' +
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ' +
     'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">' +
     '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>' +
     '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>' +
     `<sheetFormatPr defaultRowHeight="15"/><cols>${widths.join('')}</cols><sheetData>` +
     `<row r="1">${columns.map((column) => textCell(column.name, STYLE.header)).join('')}</row>`
+  )
   let r = 1
   let chunk = ''
   for await (const page of rows) {

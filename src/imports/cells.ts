@@ -12,7 +12,16 @@ export function text(cell: Cell | undefined): string | undefined {
 
 export const isBlank = (cells: Cell[]) => cells.every((cell) => text(cell) === undefined)
 
-const FLAGS: Record<string, boolean> = { true: true, yes: true, y: true, 1: true, false: false, no: false, n: false, 0: false }
+const FLAGS: Record<string, boolean> = {
+  true: true,
+  yes: true,
+  y: true,
+  1: true,
+  false: false,
+  no: false,
+  n: false,
+  0: false,
+}
 export const FLAG_WORDS = 'true, false, yes, no, y, n, 1 or 0'
 
 /** A yes/no cell: a real Excel boolean, 1 or 0, or one of the words in any case; empty is false. */

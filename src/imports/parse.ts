@@ -64,7 +64,9 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
     }
   }
   if (given.name === undefined || given.email === undefined) {
-    const missing = ['name', 'email'].filter((field) => given[field] === undefined).map((field) => CUSTOMER_COLUMNS[field as 'name'])
+    const missing = ['name', 'email']
+      .filter((field) => given[field] === undefined)
+      .map((field) => CUSTOMER_COLUMNS[field as 'name'])
     return `${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} missing`
   }
   const customer = { status: 'active', optphone: false, optemail: false, optchat: false, ...given }
@@ -82,7 +84,13 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
 
 // ---- Products: Name, Price, Purchased, Warranty, CustomerId ----
 
-const PRODUCT_COLUMNS = { name: 'Name', price: 'Price', purchased: 'Purchased', warranty: 'Warranty', customerid: 'CustomerId' }
+const PRODUCT_COLUMNS = {
+  name: 'Name',
+  price: 'Price',
+  purchased: 'Purchased',
+  warranty: 'Warranty',
+  customerid: 'CustomerId',
+}
 const validateProduct = compileValidator(ImportProductSchema)
 
 /** Defaults: purchased today (UTC), a warranty of 2 years, no owner. */
@@ -114,7 +122,7 @@ export const parsers = {
   products: { header: ['name', 'price'], parse: parseProduct } as RowParser<ImportProduct>,
 }
 
-export type Value<K extends Kind> = typeof parsers[K] extends RowParser<infer T> ? T : never
+export type Value<K extends Kind> = (typeof parsers)[K] extends RowParser<infer T> ? T : never
 
 /**
  * The rows of a file as records (of `kind`) or reasons, batch by batch: blank rows passed over,

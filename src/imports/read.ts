@@ -44,7 +44,8 @@ export function readRows(
 async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRow[]> {
   // `fatal`: bytes that are not UTF-8 stop the upload (415) instead of turning into U+FFFD.
   const decoder = new TextDecoder('utf-8', { fatal: true })
-  const notText = () => new HttpProblem(415, `"${filename}" is not UTF-8 text, so it is not a CSV file this upload reads.`)
+  const notText = () =>
+    new HttpProblem(415, `"${filename}" is not UTF-8 text, so it is not a CSV file this upload reads.`)
   const records = new RecordLength(filename)
   const decode = new Transform({
     readableObjectMode: false,
@@ -149,7 +150,7 @@ class RecordLength {
     // Jumps from quote to quote; only line breaks outside quotes end a record. A doubled quote
     // ("" inside a quoted field) closes and reopens, which comes to the same.
     let recordStart = -1
-    for (let at = 0; at < text.length; ) {
+    for (let at = 0; at < text.length;) {
       const quote = text.indexOf('"', at)
       if (this.#quoted) {
         if (quote < 0) break
@@ -200,7 +201,10 @@ async function* spreadsheetRows(
   const sheet = workbook.Sheets[workbook.SheetNames[0] ?? '']
   const data = (sheet?.['!data'] ?? []) as Array<Array<XLSX.CellObject | undefined> | undefined>
   if (data.length > limits.rows) {
-    throw new HttpProblem(413, `"${filename}" has more than ${limits.rows.toLocaleString('en')} rows; split it into smaller files.`)
+    throw new HttpProblem(
+      413,
+      `"${filename}" has more than ${limits.rows.toLocaleString('en')} rows; split it into smaller files.`,
+    )
   }
   const date1904 = Boolean(workbook.Workbook?.WBProps?.date1904)
   // A number in a cell formatted as a date is a date: it is read as `YYYY-MM-DD`, in the
@@ -209,7 +213,8 @@ async function* spreadsheetRows(
     if (!cell || cell.t === 'e' || cell.t === 'z') return null
     if (cell.t === 'n' && cell.z !== undefined && SSF.is_date(cell.z)) {
       const day = SSF.parse_date_code(cell.v as number, { date1904 })
-      if (day) return `${String(day.y).padStart(4, '0')}-${String(day.m).padStart(2, '0')}-${String(day.d).padStart(2, '0')}`
+      if (day)
+        return `${String(day.y).padStart(4, '0')}-${String(day.m).padStart(2, '0')}-${String(day.d).padStart(2, '0')}`
     }
     return (cell.v as Cell) ?? null
   }

@@ -48,7 +48,18 @@ async function store<K extends Kind>(
       .values({ kind, mode, filename, rows: 0, inserted: 0, updated: 0, skipped: 0, errors: '[]', created })
       .returning('id')
       .executeTakeFirstOrThrow()
-    const report: UploadReport = { id, kind, mode, filename, rows: 0, inserted: 0, updated: 0, skipped: 0, errors: [], created }
+    const report: UploadReport = {
+      id,
+      kind,
+      mode,
+      filename,
+      rows: 0,
+      inserted: 0,
+      updated: 0,
+      skipped: 0,
+      errors: [],
+      created,
+    }
     const uploadLog = log.child({ upload: id, kind, filename })
 
     const skip = (row: number, reason: string) => {

@@ -5,14 +5,18 @@ import type { Format } from './formats.js'
 import { type Kind, parsedRows } from './parse.js'
 import { readRows, type SpreadsheetLimits } from './read.js'
 
-export type SheetJob = { id: number; kind: Kind; path: string; filename: string; format: Format; limits: SpreadsheetLimits }
+export type SheetJob = {
+  id: number
+  kind: Kind
+  path: string
+  filename: string
+  format: Format
+  limits: SpreadsheetLimits
+}
 
 /** What the worker posts about job `id`: a batch of parsed rows, the end, or why it failed. */
 export type SheetMessage = { id: number } & (
-  | { batch: unknown[] }
-  | { done: true }
-  | { problem: { status: number; detail: string } }
-  | { error: string }
+  { batch: unknown[] } | { done: true } | { problem: { status: number; detail: string } } | { error: string }
 )
 
 const post = (message: SheetMessage) => parentPort!.postMessage(message)

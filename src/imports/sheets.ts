@@ -68,7 +68,10 @@ export function sheetRows<K extends Kind>(job: { kind: K; path: string; filename
       const onError = (error: Error & { code?: string }) => {
         failure =
           error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-            ? new HttpProblem(413, `"${job.filename}" needs more memory to read than an upload may use; save it as CSV, or split it.`)
+            ? new HttpProblem(
+                413,
+                `"${job.filename}" needs more memory to read than an upload may use; save it as CSV, or split it.`,
+              )
             : error
         wake?.()
       }

@@ -49,9 +49,14 @@ function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandida
    * skipped: otherwise they are the consecutive ids up to the last.
    */
   async function insert(rows: Candidate<CustomerCandidate>[]): Promise<Array<number | undefined>> {
-    const result = await insertMany(trx, 'customers', rows.map(({ value }) => newCustomerRow(value.customer, time)), {
-      skipTaken: 'email_key',
-    })
+    const result = await insertMany(
+      trx,
+      'customers',
+      rows.map(({ value }) => newCustomerRow(value.customer, time)),
+      {
+        skipTaken: 'email_key',
+      },
+    )
     const count = result?.count ?? 0
     let ids: Array<number | undefined>
     if (count === rows.length) {
@@ -122,8 +127,12 @@ function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandida
     const incomplete = unique.filter((i) => batch[i]!.value.incomplete)
     const ids = await insert(complete.map((i) => batch[i]!))
     const skipped = complete.filter((_, k) => ids[k] === undefined)
-    const taken = skipped.length + incomplete.length > 0 ? await idsOf([...skipped, ...incomplete].map((i) => batch[i]!.value.key)) : undefined
-    for (const [k, i] of complete.entries()) outcomes[i] = ids[k] === undefined ? takenBy(i, taken!.get(batch[i]!.value.key)!) : 'inserted'
+    const taken =
+      skipped.length + incomplete.length > 0
+        ? await idsOf([...skipped, ...incomplete].map((i) => batch[i]!.value.key))
+        : undefined
+    for (const [k, i] of complete.entries())
+      outcomes[i] = ids[k] === undefined ? takenBy(i, taken!.get(batch[i]!.value.key)!) : 'inserted'
     for (const i of incomplete) {
       const id = taken!.get(batch[i]!.value.key)
       outcomes[i] = id === undefined ? { reason: batch[i]!.value.incomplete! } : takenBy(i, id)
@@ -135,7 +144,8 @@ function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandida
 function productStore(trx: Db, _mode: Mode, time: string): Store<ImportProduct> {
   return async (batch) => {
     const owners = [...new Set(batch.map(({ value }) => value.customerid).filter((id) => id != null))] as number[]
-    const found = owners.length > 0 ? await trx.selectFrom('customers').select('id').where('id', 'in', owners).execute() : []
+    const found =
+      owners.length > 0 ? await trx.selectFrom('customers').select('id').where('id', 'in', owners).execute() : []
     const known = new Set(found.map((row) => row.id))
     const inserts = []
     const outcomes: Outcome[] = []

@@ -101,7 +101,10 @@ export default fp(
       if (!caller) throw unauthorized(request, 'The API key is not valid, or it has been revoked.')
       const needed = role ?? 'admin'
       if (rank(caller.role) < rank(needed)) {
-        throw new HttpProblem(403, `This request needs the ${needed} role; the key ${caller.key} has the ${caller.role} role.`)
+        throw new HttpProblem(
+          403,
+          `This request needs the ${needed} role; the key ${caller.key} has the ${caller.role} role.`,
+        )
       }
       request.caller = caller
       request.log.debug({ key: caller.key, role: caller.role }, 'authenticated')

@@ -17,7 +17,10 @@ export const instanceOf = (request: FastifyRequest) => `urn:request:${encodeURIC
 
 export function sendProblem(reply: FastifyReply, body: ProblemDetail) {
   const instance = instanceOf(reply.request)
-  return reply.code(body.status).type('application/problem+json').send({ ...body, instance })
+  return reply
+    .code(body.status)
+    .type('application/problem+json')
+    .send({ ...body, instance })
 }
 
 /** The problem for invalid input: each field once, with the first thing wrong with it. */

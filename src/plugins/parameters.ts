@@ -22,7 +22,8 @@ async function mergeBodyIntoQuery(request: FastifyRequest) {
   refuseRepeats(query)
   const body = request.body
   if (body === undefined) return
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid(WHOLE_BODY, 'must be a JSON object')
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalid(WHOLE_BODY, 'must be a JSON object')
   for (const name of Object.keys(body)) {
     if (Object.hasOwn(query, name)) throw invalid(name, 'is given both in the query string and in the body')
   }

@@ -12,7 +12,12 @@ const securitySchemes = {
     scheme: 'bearer',
     description: 'An API key as `Authorization: Bearer <key>`. `npm run keys -- create` makes one.',
   },
-  apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key in the `X-API-Key` header.' },
+  apiKeyHeader: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: 'An API key in the `X-API-Key` header.',
+  },
   basic: {
     type: 'http',
     scheme: 'basic',

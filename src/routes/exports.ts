@@ -3,7 +3,12 @@ import { PassThrough } from 'node:stream'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pageOf, problemResponses } from '../../schemas/common.js'
-import { type ExportQuery, ExportQuerySchema, ExportRecordSchema, ExportRecordsQuerySchema } from '../../schemas/export.js'
+import {
+  type ExportQuery,
+  ExportQuerySchema,
+  ExportRecordSchema,
+  ExportRecordsQuerySchema,
+} from '../../schemas/export.js'
 import { csvText } from '../exports/csv.js'
 import { writeXlsx } from '../exports/xlsx.js'
 import { writeTo } from '../exports/zip.js'
@@ -12,7 +17,8 @@ import * as examples from '../../schemas/examples.js'
 
 export const tag = {
   name: 'exports',
-  description: 'Every customer or product as an Excel workbook (or CSV) for managers, and the record of who exported what.',
+  description:
+    'Every customer or product as an Excel workbook (or CSV) for managers, and the record of who exported what.',
 }
 const tags = [tag.name]
 
@@ -20,7 +26,11 @@ const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.s
 const CSV_TYPE = 'text/csv; charset=utf-8'
 
 /** `20261129T154442Z`: the UTC time in a file name that every system accepts. */
-const fileTime = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+const fileTime = () =>
+  new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
 
 const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(ExportRecordSchema)

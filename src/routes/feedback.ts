@@ -8,12 +8,7 @@ import {
   FeedbackQuerySchema,
   ProductFeedbackSchema,
 } from '../../schemas/feedback.js'
-import {
-  addBrandFeedback,
-  addProductFeedback,
-  listBrandFeedback,
-  listProductFeedback,
-} from '../services/feedback.js'
+import { addBrandFeedback, addProductFeedback, listBrandFeedback, listProductFeedback } from '../services/feedback.js'
 import * as examples from '../../schemas/examples.js'
 
 export const tag = {

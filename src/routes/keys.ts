@@ -46,7 +46,8 @@ const keys: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listKeys',
         tags,
         summary: 'List the API keys',
-        description: 'Every key, oldest first, revoked ones too, paged by `limit` and `offset`; never the keys themselves.',
+        description:
+          'Every key, oldest first, revoked ones too, paged by `limit` and `offset`; never the keys themselves.',
         querystring: KeysQuerySchema,
         response: {
           200: { ...Type.Array(ApiKey), description: 'The keys, oldest first.', examples: [examples.keyList] },

@@ -134,7 +134,9 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { body } = request
       const by = oneOf(body, ['id', 'customerid'])
-      return { deleted: await deleteProducts(app.db, by === 'id' ? { id: body.id! } : { customerid: body.customerid! }) }
+      return {
+        deleted: await deleteProducts(app.db, by === 'id' ? { id: body.id! } : { customerid: body.customerid! }),
+      }
     },
   )
 }

@@ -45,7 +45,8 @@ function sendReport(request: FastifyRequest, reply: FastifyReply, report: Upload
 
 const uploadResponses = {
   201: {
-    description: 'The report: what was stored and what was skipped, and why. A client that prefers HTML gets it as a page.',
+    description:
+      'The report: what was stored and what was skipped, and why. A client that prefers HTML gets it as a page.',
     content: {
       'application/json': { schema: Report, example: examples.uploadReport },
       'text/html': { schema: HtmlPage },

@@ -65,10 +65,7 @@ export async function getCustomer(db: Db, id: number): Promise<Customer> {
 }
 
 export async function findCustomersByName(db: Db, name: string, page: Page): Promise<Customer[]> {
-  const rows = await selectCustomers(db)
-    .where('customers.name_key', '=', foldCase(name))
-    .$call(paged(page))
-    .execute()
+  const rows = await selectCustomers(db).where('customers.name_key', '=', foldCase(name)).$call(paged(page)).execute()
   return rows.map(toCustomer)
 }
 

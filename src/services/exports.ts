@@ -16,7 +16,9 @@ export type ExportKind = ExportRecord['kind']
 const PAGE_ROWS = 1000
 
 /** How a schema's property is written in a spreadsheet. */
-function columnType(property: TSchema & { type?: string | string[]; format?: string; multipleOf?: number }): ColumnType {
+function columnType(
+  property: TSchema & { type?: string | string[]; format?: string; multipleOf?: number },
+): ColumnType {
   const type = ([] as string[]).concat(property.type ?? 'string').find((each) => each !== 'null')
   if (type === 'integer' || type === 'number') return property.multipleOf === 0.01 ? 'money' : 'number'
   if (type === 'boolean') return 'boolean'
@@ -41,7 +43,7 @@ function columnsOf(schema: TObject, longest: Record<string, number | null>): Col
 
 /** Pages of rows (arrays of cell values, in column order) in id order, read by key so no page is read twice. */
 async function* pages<T extends { id: number }>(read: (after: number) => Promise<T[]>, columns: Column[]) {
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const records = await read(after)
     if (records.length === 0) return
     after = records[records.length - 1]!.id
@@ -53,11 +55,17 @@ export async function exportSource(db: Db, kind: ExportKind) {
   if (kind === 'customers') {
     const longest = await db
       .selectFrom('customers')
-      .select((eb) => ['name', 'email', 'address', 'phone', 'status'].map((c) => eb.fn.max(eb.fn<number>('length', [eb.ref(c as 'name')])).as(c)))
+      .select((eb) =>
+        ['name', 'email', 'address', 'phone', 'status'].map((c) =>
+          eb.fn.max(eb.fn<number>('length', [eb.ref(c as 'name')])).as(c),
+        ),
+      )
       .executeTakeFirstOrThrow()
     const columns = columnsOf(CustomerSchema, longest as Record<string, number | null>)
     const read = async (after: number) =>
-      (await selectCustomers(db).where('customers.id', '>', after).orderBy('customers.id').limit(PAGE_ROWS).execute()).map(toCustomer)
+      (
+        await selectCustomers(db).where('customers.id', '>', after).orderBy('customers.id').limit(PAGE_ROWS).execute()
+      ).map(toCustomer)
     return { columns, rows: pages(read, columns) }
   }
   const longest = await db
@@ -66,7 +74,9 @@ export async function exportSource(db: Db, kind: ExportKind) {
     .executeTakeFirstOrThrow()
   const columns = columnsOf(ProductSchema, longest)
   const read = async (after: number) =>
-    (await db.selectFrom('products').selectAll().where('id', '>', after).orderBy('id').limit(PAGE_ROWS).execute()).map(toProduct)
+    (await db.selectFrom('products').selectAll().where('id', '>', after).orderBy('id').limit(PAGE_ROWS).execute()).map(
+      toProduct,
+    )
   return { columns, rows: pages(read, columns) }
 }
 
@@ -91,7 +101,11 @@ export async function startExport(db: Db, kind: ExportKind, query: ExportQuery, 
 }
 
 export async function finishExport(db: Db, id: number, rows: number, completed: boolean) {
-  await db.updateTable('export_records').set({ rows, completed: completed ? 1 : 0 }).where('id', '=', id).execute()
+  await db
+    .updateTable('export_records')
+    .set({ rows, completed: completed ? 1 : 0 })
+    .where('id', '=', id)
+    .execute()
 }
 
 /** The export records, newest first. */

@@ -54,12 +54,7 @@ export async function addProductFeedback(db: Db, input: CreateProductFeedback): 
 /** A customer's feedback of one kind, oldest first; 404 when there is no such customer. */
 async function listFeedback(db: Db, table: 'feedback' | 'product_feedback', customerid: number, page: Page) {
   await assertCustomerExists(db, customerid)
-  return db
-    .selectFrom(table)
-    .selectAll()
-    .where('customerid', '=', customerid)
-    .$call(paged(page))
-    .execute()
+  return db.selectFrom(table).selectAll().where('customerid', '=', customerid).$call(paged(page)).execute()
 }
 
 export async function listBrandFeedback(db: Db, customerid: number, page: Page): Promise<BrandFeedback[]> {

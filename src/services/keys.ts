@@ -47,7 +47,9 @@ export async function anyKey(db: Db): Promise<boolean> {
 /** Revokes the key with this id (a number) or prefix; revoking a revoked key keeps its first revocation time. */
 export async function revokeKey(db: Db, which: number | string): Promise<ApiKey> {
   const match = db.selectFrom('api_keys').select(listed)
-  const key = await (typeof which === 'number' ? match.where('id', '=', which) : match.where('prefix', '=', which)).executeTakeFirst()
+  const key = await (
+    typeof which === 'number' ? match.where('id', '=', which) : match.where('prefix', '=', which)
+  ).executeTakeFirst()
   if (!key) throw notFound(`Key ${which}`)
   if (key.revoked) return key
   return db

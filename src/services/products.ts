@@ -74,11 +74,7 @@ export async function createProduct(db: Db, input: CreateProduct): Promise<Produ
   const row = newProductRow(input, now())
   return db.transaction().execute(async (trx) => {
     await assertCustomerExists(trx, input.customerid)
-    const stored = await trx
-      .insertInto('products')
-      .values(row)
-      .returningAll()
-      .executeTakeFirstOrThrow()
+    const stored = await trx.insertInto('products').values(row).returningAll().executeTakeFirstOrThrow()
     return toProduct(stored)
   })
 }
@@ -114,11 +110,15 @@ export async function deleteProducts(db: Db, by: { id: number } | { customerid: 
   return db.transaction().execute(async (trx) => {
     if ('customerid' in by) await assertCustomerExists(trx, by.customerid)
     const matching = trx.deleteFrom('products')
-    const deleted = await ('id' in by ? matching.where('id', '=', by.id) : matching.where('customerid', '=', by.customerid))
+    const deleted = await (
+      'id' in by ? matching.where('id', '=', by.id) : matching.where('customerid', '=', by.customerid)
+    )
       .returning('id')
       .execute()
     if (deleted.length === 0) {
-      throw 'id' in by ? notFound(`Product ${by.id}`) : new HttpProblem(404, `Customer ${by.customerid} has no products.`)
+      throw 'id' in by
+        ? notFound(`Product ${by.id}`)
+        : new HttpProblem(404, `Customer ${by.customerid} has no products.`)
     }
     return deleted.map((row) => row.id).sort((a, b) => a - b)
   })
