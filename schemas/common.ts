@@ -96,10 +96,13 @@ export const Money = Type.Number({
   examples: [19.99],
 })
 
+/** What a list holds when `limit` is not given. */
+const DEFAULT_LIMIT = 100
+
 export const Limit = Type.Integer({
   minimum: 1,
   maximum: 1000,
-  default: 100,
+  default: DEFAULT_LIMIT,
   description: 'How many records a list holds at most.',
   examples: [100],
 })
@@ -117,12 +120,15 @@ export const Paging = {
   limit: Type.Optional(Limit),
   offset: Type.Optional(Offset),
 }
-export type Page = { limit: number; offset: number }
+export interface Page {
+  limit: number
+  offset: number
+}
 
 /** The page a list request asks for; validation has filled in the defaults already. */
 export const pageOf = (query: Partial<Page>): Page => ({
-  limit: query.limit ?? Limit.default,
-  offset: query.offset ?? Offset.default,
+  limit: query.limit ?? DEFAULT_LIMIT,
+  offset: query.offset ?? 0,
 })
 
 export const FieldErrorSchema = Type.Object(

@@ -2,7 +2,7 @@
 import type { Static, TObject } from '@sinclair/typebox'
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
 import type { CustomerRowSchema } from './customer.js'
-import type { CustomerRequestRowSchema } from './request.js'
+import type { TicketRowSchema } from './ticket.js'
 import type { FeedbackRowSchema, ProductFeedbackRowSchema } from './feedback.js'
 import type { ProductRowSchema } from './product.js'
 import type { UploadReportRowSchema } from './upload.js'
@@ -17,7 +17,7 @@ export interface Database {
   products: Table<typeof ProductRowSchema>
   feedback: Table<typeof FeedbackRowSchema>
   product_feedback: Table<typeof ProductFeedbackRowSchema>
-  customer_requests: Table<typeof CustomerRequestRowSchema>
+  customer_requests: Table<typeof TicketRowSchema>
   upload_reports: Table<typeof UploadReportRowSchema>
   export_records: Table<typeof ExportRecordRowSchema>
   api_keys: Table<typeof ApiKeyRowSchema>
@@ -30,4 +30,4 @@ export type ProductRow = Selectable<Database['products']>
 export type NewProductRow = Insertable<Database['products']>
 export type FeedbackRow = Selectable<Database['feedback']>
 export type ProductFeedbackRow = Selectable<Database['product_feedback']>
-export type CustomerRequestRow = Selectable<Database['customer_requests']>
+export type TicketRow = Selectable<Database['customer_requests']>

@@ -3,15 +3,18 @@ import { type Static, Type } from '@sinclair/typebox'
 import { Id, Paging, StringEnum, Text, Timestamp } from './common.js'
 import { Email } from './customer.js'
 
-export const ExportKind = StringEnum(['customers', 'products'], {
+export const ExportKindSchema = StringEnum(['customers', 'products'], {
   description: 'What was exported.',
   examples: ['customers'],
 })
 
-export const ExportFormat = StringEnum(['xlsx', 'csv'], {
+export const ExportFormatSchema = StringEnum(['xlsx', 'csv'], {
   description: 'The file: an Excel workbook (the default), or CSV (UTF-8 with a BOM).',
   examples: ['xlsx'],
 })
+
+export type ExportKind = Static<typeof ExportKindSchema>
+export type ExportFormat = Static<typeof ExportFormatSchema>
 
 const requester = {
   name: Text({ maxLength: 200, description: "The requester's first name.", examples: ['Grace'] }),
@@ -20,7 +23,7 @@ const requester = {
 }
 
 export const ExportQuerySchema = Type.Object(
-  { ...requester, format: Type.Optional(ExportFormat) },
+  { ...requester, format: Type.Optional(ExportFormatSchema) },
   { additionalProperties: false },
 )
 export type ExportQuery = Static<typeof ExportQuerySchema>
@@ -28,8 +31,8 @@ export type ExportQuery = Static<typeof ExportQuerySchema>
 export const ExportRecordSchema = Type.Object(
   {
     id: Id,
-    kind: ExportKind,
-    format: ExportFormat,
+    kind: ExportKindSchema,
+    format: ExportFormatSchema,
     ...requester,
     rows: Type.Integer({ minimum: 0, description: 'Records written to the file.', examples: [1250] }),
     completed: Type.Boolean({
@@ -48,8 +51,8 @@ export const ExportRecordsQuerySchema = Type.Object({ ...Paging }, { additionalP
 /** The `export_records` table; `completed` is 0 or 1. */
 export const ExportRecordRowSchema = Type.Object({
   id: Type.Integer(),
-  kind: ExportKind,
-  format: ExportFormat,
+  kind: ExportKindSchema,
+  format: ExportFormatSchema,
   name: Type.String(),
   surname: Type.String(),
   email: Type.String(),

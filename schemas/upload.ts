@@ -10,24 +10,27 @@ export const REPORT_ERRORS_LIMIT = 1000
 
 const count = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] })
 
-export const UploadKind = StringEnum(['customers', 'products'], {
+export const UploadKindSchema = StringEnum(['customers', 'products'], {
   description: 'What the file held.',
   examples: ['customers'],
 })
 
 // No `default`: validation would fill it into the query string and hide the form field of the page.
-export const UploadMode = StringEnum(['insert', 'upsert'], {
+export const UploadModeSchema = StringEnum(['insert', 'upsert'], {
   description:
     'What a customer row whose e-mail address is already stored does: `insert` skips it (the default), ' +
     '`upsert` updates that customer with the row.',
   examples: ['upsert'],
 })
 
+export type UploadKind = Static<typeof UploadKindSchema>
+export type UploadMode = Static<typeof UploadModeSchema>
+
 export const UploadReportSchema = Type.Object(
   {
     id: { ...Id, description: 'The report id, for fetching it again.' },
-    kind: UploadKind,
-    mode: UploadMode,
+    kind: UploadKindSchema,
+    mode: UploadModeSchema,
     filename: Type.String({
       maxLength: FILENAME_MAX_LENGTH,
       description: `The name of the uploaded file (at most ${FILENAME_MAX_LENGTH} characters).`,
@@ -51,7 +54,7 @@ export const UploadReportSchema = Type.Object(
 export type UploadReport = Static<typeof UploadReportSchema>
 
 export const CustomerUploadQuerySchema = Type.Object(
-  { mode: Type.Optional(UploadMode) },
+  { mode: Type.Optional(UploadModeSchema) },
   { additionalProperties: false },
 )
 
@@ -66,7 +69,7 @@ export const UploadReportQuerySchema = Type.Object(
 export const uploadForm = (field: string) =>
   Type.Object(
     {
-      ...(field === 'custfile' && { mode: Type.Optional(UploadMode) }),
+      ...(field === 'custfile' && { mode: Type.Optional(UploadModeSchema) }),
       [field]: Type.String({
         format: 'binary',
         description: 'The file: `.xlsx`, `.xls`, `.csv` or `.txt`. Any field name works.',
@@ -78,8 +81,8 @@ export const uploadForm = (field: string) =>
 /** The `upload_reports` table; `errors` is the JSON of the report's errors. */
 export const UploadReportRowSchema = Type.Object({
   id: Type.Integer(),
-  kind: UploadKind,
-  mode: UploadMode,
+  kind: UploadKindSchema,
+  mode: UploadModeSchema,
   filename: Type.String(),
   rows: Type.Integer(),
   inserted: Type.Integer(),

@@ -13,7 +13,7 @@ import * as XLSX from 'xlsx'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'crm-bench-'))
 const MB = 1024 * 1024
-const results: Array<{ name: string; value: string; target: string; pass: boolean }> = []
+const results: { name: string; value: string; target: string; pass: boolean }[] = []
 
 // ---- files ----
 
@@ -56,7 +56,11 @@ function writeXlsx(name: string, rows: number, tag: string): string {
 
 // ---- the server, as `npm start` runs it ----
 
-type Server = { child: ChildProcess; url: string; peakRssMb: () => number }
+interface Server {
+  child: ChildProcess
+  url: string
+  peakRssMb: () => number
+}
 
 /** The admin key the benchmark's servers accept (API_KEY), sent with every request. */
 const KEY = randomBytes(30).toString('base64url')
@@ -76,7 +80,7 @@ async function startServer(name: string): Promise<Server> {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let output = ''
-  child.stdout!.on('data', (chunk) => {
+  child.stdout.on('data', (chunk) => {
     if (output.length < 100_000) output += chunk
   })
   for (let waited = 0; waited < 20_000; waited += 20) {

@@ -6,10 +6,14 @@ import { type Customer, type CustomerRequest, type Problem, type Product, create
 
 /** An answer as openapi-fetch gives it: the data of a success, or the problem details of a failure (the document
  * gives every failure the Problem schema, so openapi-fetch types `error` as one). */
-type Answer<T> = { data?: T; error?: Problem; response: Response }
+interface Answer<T> {
+  data?: T
+  error?: Problem
+  response: Response
+}
 
 /** What the flows saw, step by step. */
-export type FlowReport = {
+export interface FlowReport {
   /** The customer added first, who buys the product. */
   customer: Customer
   foundById: Customer
@@ -31,7 +35,7 @@ export type FlowReport = {
   closedAgain: Problem
 }
 
-export type FlowOptions = {
+export interface FlowOptions {
   /** Where each step's account goes (nowhere unless given). */
   log?: (line: string) => void
   /** Marks this run's names and e-mail addresses, so the flows can run again on a server that keeps its data. */
@@ -47,7 +51,7 @@ function expectData<T>({ data, error, response }: Answer<T>, expected: number, s
 
 /** The problem details of an answer that must fail with `expected`; anything else throws, naming the step. */
 function expectProblem<T>({ error, response }: Answer<T>, expected: number, step: string): Problem {
-  if (response.status === expected && error !== undefined && error.status === expected) return error
+  if (response.status === expected && error?.status === expected) return error
   throw new Error(`${step}: expected a ${expected} with problem details, got ${response.status}`)
 }
 
@@ -70,7 +74,7 @@ function check(condition: boolean, message: string): void {
 
 /** Runs the main flows against the CRM API at `baseUrl` and reports what they saw; throws at the first surprise. */
 export async function runFlows(baseUrl: string, key: string, options: FlowOptions = {}): Promise<FlowReport> {
-  const log = options.log ?? (() => {})
+  const log = options.log ?? (() => undefined)
   const tag = options.tag ?? Date.now().toString(36)
   const crm = createCrmClient(baseUrl, key)
 

@@ -13,18 +13,18 @@ import protection, { limitRate } from './plugins/protection.js'
 import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
-import * as exports from './routes/exports.js'
+import * as exportRoutes from './routes/exports.js'
 import * as feedback from './routes/feedback.js'
 import * as keys from './routes/keys.js'
 import * as products from './routes/products.js'
 import health from './routes/health.js'
 import page from './routes/page.js'
-import * as requests from './routes/requests.js'
+import * as tickets from './routes/tickets.js'
 import * as uploads from './routes/uploads.js'
 import { ajvOptions, buildValidator } from './validation.js'
 
 /** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
-const endpointGroups = [customers, products, feedback, requests, uploads, exports, keys]
+const endpointGroups = [customers, products, feedback, tickets, uploads, exportRoutes, keys]
 
 /**
  * A value whose percent-escapes are not UTF-8 cannot be text anyone typed: it reads as a lone
@@ -54,7 +54,7 @@ const SANE_REQUEST_ID = /^[\w.:@+=-]{1,128}$/
 /** The largest JSON body accepted; a record is a few hundred bytes. */
 export const JSON_BODY_LIMIT = 64 * 1024
 
-export type AppOptions = {
+export interface AppOptions {
   /** Settings not given take their defaults (`loadConfig({})`). */
   config: Partial<Config>
   /** Where log lines go (standard output when not given); tests pass a stream to read them. */
@@ -104,11 +104,11 @@ export async function buildApp(options: AppOptions) {
   await app.register(health)
 
   // Every endpoint group lives in this one context: the place where a request is admitted.
-  await app.register(async function api(api) {
-    await api.register(limitRate, { config })
-    await api.register(auth, { apiKey: config.API_KEY })
-    for (const group of endpointGroups) await api.register(group.default, { config })
-    await api.register(page)
+  await app.register(async function api(scope) {
+    await scope.register(limitRate, { config })
+    await scope.register(auth, { apiKey: config.API_KEY })
+    for (const group of endpointGroups) await scope.register(group.default, { config })
+    await scope.register(page)
   })
   return app
 }

@@ -40,7 +40,7 @@ async function main(command: { file: string; force: boolean }) {
     console.log(describeBackup(result))
   } catch (error) {
     const known = error instanceof BackupError || error instanceof ConfigError
-    console.error(known ? (error as Error).message : `Backup failed: ${error instanceof Error ? error.message : error}`)
+    console.error(known ? error.message : `Backup failed: ${error instanceof Error ? error.message : String(error)}`)
     process.exitCode = 1
   } finally {
     process.off('SIGINT', stop).off('SIGTERM', stop)

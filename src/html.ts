@@ -5,7 +5,7 @@ import type { UploadReport } from '../schemas/upload.js'
 import { ACCEPTED_EXTENSIONS } from './imports/formats.js'
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-export const escape = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+export const escapeHtml = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!)
 
 /**
  * The quality an Accept header gives a media type: that of its most specific matching range
@@ -45,7 +45,7 @@ function layout(title: string, body: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(title)} · CRM API</title>
+<title>${escapeHtml(title)} · CRM API</title>
 <link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
@@ -100,12 +100,14 @@ Name and Price are required; Purchased defaults to today, Warranty to 2 years, a
 }
 
 export function reportPage(report: UploadReport): string {
-  const rows = report.errors.map((error) => `<tr><td>${error.row}</td><td>${escape(error.reason)}</td></tr>`).join('\n')
+  const rows = report.errors
+    .map((error) => `<tr><td>${error.row}</td><td>${escapeHtml(error.reason)}</td></tr>`)
+    .join('\n')
   const more =
     report.skipped > report.errors.length ? `<p>The first ${report.errors.length} of them are listed.</p>` : ''
   return layout(
     `Upload report ${report.id}`,
-    `<h1>Upload of ${escape(report.filename)}</h1>
+    `<h1>Upload of ${escapeHtml(report.filename)}</h1>
 <dl>
 <dt>Kind</dt><dd>${report.kind === 'customers' ? 'Customers' : 'Products'}</dd>
 <dt>Rows read</dt><dd>${report.rows}</dd>
@@ -130,8 +132,8 @@ ${rows}
 export function problemPage(problem: ProblemDetail): string {
   return layout(
     problem.title,
-    `<h1>${escape(problem.title)}</h1>
-<p>${escape(problem.detail)}</p>
+    `<h1>${escapeHtml(problem.title)}</h1>
+<p>${escapeHtml(problem.detail)}</p>
 <p>Nothing was stored. <a href="/">Back to the upload page</a></p>`,
   )
 }

@@ -6,7 +6,7 @@ import { KeyName, Role } from '../schemas/key.js'
 import { loadConfig } from './config.js'
 import { connect, type Db } from './db/connect.js'
 import { migrateToLatest } from './db/migrate.js'
-import { HttpProblem } from './errors.js'
+import { HttpProblem } from './problems.js'
 import { createKey, listKeys, revokeKey } from './services/keys.js'
 
 const USAGE = `Usage:

@@ -10,15 +10,22 @@ import { anyKey, createKey } from './services/keys.js'
 const SHUTDOWN_GRACE_MS = 10_000
 
 function shutDownOn(app: App, signal: NodeJS.Signals) {
-  process.once(signal, async () => {
+  process.once(signal, () => {
     app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     setTimeout(() => {
       app.log.error('in-flight requests did not finish in time; exiting')
       process.exit(1)
     }, SHUTDOWN_GRACE_MS).unref()
-    await app.close()
-    app.log.info('stopped; the database is closed')
-    process.exit(0)
+    app.close().then(
+      () => {
+        app.log.info('stopped; the database is closed')
+        process.exit(0)
+      },
+      (error: unknown) => {
+        app.log.error({ err: error }, 'the shutdown failed')
+        process.exit(1)
+      },
+    )
   })
 }
 
@@ -69,6 +76,7 @@ try {
 } catch (error) {
   if (app) app.log.fatal({ err: error }, 'could not start')
   else console.error('Could not start:', error instanceof Error ? error.message : error)
-  await app?.close().catch(() => {})
+  // Exiting with the start-up failure: a failure to close as well adds nothing to it.
+  await app?.close().catch(() => undefined)
   process.exit(1)
 }

@@ -3,7 +3,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler'
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import { formatMessages, patternMessages } from '../schemas/common.js'
-import type { FieldError } from './errors.js'
+import type { FieldError } from './problems.js'
 
 /**
  * Ajv's own coercion would also turn `null` into 0 or "" and `true` into 1; unknown fields would
@@ -18,7 +18,10 @@ export const ajvOptions = {
   multipleOfPrecision: 6,
 } as const
 
-type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema> }
+interface JsonSchema {
+  type?: string | string[]
+  properties?: Record<string, JsonSchema>
+}
 
 const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?$/
 const BOOLEAN: Record<string, boolean> = { true: true, false: false }
@@ -27,8 +30,8 @@ const BOOLEAN: Record<string, boolean> = { true: true, false: false }
  * The properties of an object schema that take numbers or booleans: those a query string (and a
  * client that quotes everything) sends as strings such as `"5"` or `"true"`.
  */
-function stringForms(schema: JsonSchema): Array<[string, 'number' | 'boolean']> {
-  const forms: Array<[string, 'number' | 'boolean']> = []
+function stringForms(schema: JsonSchema): [string, 'number' | 'boolean'][] {
+  const forms: [string, 'number' | 'boolean'][] = []
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     const types = ([] as string[]).concat(property.type ?? [])
     if (types.includes('string')) continue
@@ -39,7 +42,7 @@ function stringForms(schema: JsonSchema): Array<[string, 'number' | 'boolean']> 
 }
 
 /** Reads `"5"` as 5 and `"true"` as true in place; anything else is left for the schema to refuse. */
-function readStringForms(forms: Array<[string, 'number' | 'boolean']>, data: unknown) {
+function readStringForms(forms: [string, 'number' | 'boolean'][], data: unknown) {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return
   const record = data as Record<string, unknown>
   for (const [name, kind] of forms) {
@@ -85,7 +88,7 @@ export function compileValidator(schema: TSchema) {
 
 /** One Ajv error in words: the field as the client wrote it (`context` for the whole), and what is wrong. */
 export function describeError(error: FastifySchemaValidationError, context: string): FieldError {
-  const params = error.params as Record<string, unknown>
+  const params = error.params
   if (error.keyword === 'required') return { field: String(params.missingProperty), message: 'is required' }
   if (error.keyword === 'additionalProperties') {
     return { field: String(params.additionalProperty), message: 'is not a known field' }
@@ -99,7 +102,3 @@ export function describeError(error: FastifySchemaValidationError, context: stri
   if (error.keyword === 'format') message = formatMessages[String(params.format)] ?? message
   return { field, message }
 }
-
-/** Each field once, with the first thing wrong with it. */
-export const firstPerField = (errors: FieldError[]) =>
-  errors.filter((error, i) => errors.findIndex((other) => other.field === error.field) === i)

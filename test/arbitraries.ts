@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import * as XLSX from 'xlsx'
 
 /** The part of JSON Schema the document uses for inputs. */
-export type Schema = {
+export interface Schema {
   $ref?: string
   type?: string | string[]
   enum?: unknown[]
@@ -27,7 +27,7 @@ export type Schema = {
 }
 
 /** One documented operation, as the fuzzer drives it. */
-export type Operation = {
+export interface Operation {
   id: string
   method: 'GET' | 'POST' | 'DELETE'
   path: string
@@ -45,7 +45,7 @@ export type Operation = {
 }
 
 /** One request the fuzzer sends, with a note of how its input was made (or broken). */
-export type Case = {
+export interface Case {
   how: string
   method: Operation['method']
   url: string
@@ -75,7 +75,7 @@ export function resolve(schema: Schema, root: unknown): Schema {
       .map((key) => decodeURIComponent(key).replaceAll('~1', '/').replaceAll('~0', '~'))
     const target = keys.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], root)
     if (!target || typeof target !== 'object') throw new Error(`$ref ${ref} points at nothing`)
-    current = target as Schema
+    current = target
   }
   return current
 }
@@ -208,23 +208,20 @@ function numberOf(schema: Schema): fc.Arbitrary<number> {
 
 /** A number or boolean, sometimes in the string form the API also reads (`"5"`, `"true"`). */
 const withStringForm = <T extends number | boolean>(arbitrary: fc.Arbitrary<T>) =>
-  fc.oneof(
-    { weight: 5, arbitrary: arbitrary as fc.Arbitrary<unknown> },
-    { weight: 1, arbitrary: arbitrary.map(String) },
-  )
+  fc.oneof({ weight: 5, arbitrary: arbitrary }, { weight: 1, arbitrary: arbitrary.map(String) })
 
 /** A valid value for `schema`. */
-export function valueOf(schema: Schema, root: unknown): fc.Arbitrary<unknown> {
+export function validValue(schema: Schema, root: unknown): fc.Arbitrary<unknown> {
   const resolved = resolve(schema, root)
   if (resolved.enum) return fc.constantFrom(...resolved.enum)
   if (resolved.const !== undefined) return fc.constant(resolved.const)
   const alternatives = resolved.anyOf ?? resolved.oneOf
-  if (alternatives) return fc.oneof(...alternatives.map((alternative) => valueOf(alternative, root)))
+  if (alternatives) return fc.oneof(...alternatives.map((alternative) => validValue(alternative, root)))
   const types = ([] as string[]).concat(resolved.type ?? (resolved.properties ? 'object' : 'string'))
   if (types.length > 1) {
     const each = types.map((type) => ({
       weight: type === 'null' ? 1 : 4,
-      arbitrary: valueOf({ ...resolved, type }, root),
+      arbitrary: validValue({ ...resolved, type }, root),
     }))
     return fc.oneof(...each)
   }
@@ -240,7 +237,7 @@ export function valueOf(schema: Schema, root: unknown): fc.Arbitrary<unknown> {
     case 'object':
       return objectOf(resolved, root)
     case 'array':
-      return fc.array(valueOf(resolved.items ?? {}, root), { maxLength: 3 })
+      return fc.array(validValue(resolved.items ?? {}, root), { maxLength: 3 })
     default:
       return stringOf(resolved)
   }
@@ -252,7 +249,7 @@ export function objectOf(schema: Schema, root: unknown): fc.Arbitrary<Record<str
   const names = Object.keys(properties)
   const required = new Set(schema.required ?? [])
   const optional = names.filter((name) => !required.has(name))
-  const values = fc.record(Object.fromEntries(names.map((name) => [name, valueOf(properties[name]!, root)])))
+  const values = fc.record(Object.fromEntries(names.map((name) => [name, validValue(properties[name]!, root)])))
   // Lookups take exactly one key and updates at least one attribute: one optional property is the common case.
   const chosen: fc.Arbitrary<string[]> = optional.length
     ? fc.oneof(
@@ -457,7 +454,7 @@ export const nestedJunk: fc.Arbitrary<unknown> = fc.oneof(
       JSON.parse('{"__proto__":{"admin":true}}'),
       JSON.parse('{"constructor":{"prototype":{"admin":true}}}'),
       { $ref: '#' },
-      { toString: 1, valueOf: 2 },
+      { toString: 1, validValue: 2 },
     ),
   },
 )
@@ -488,7 +485,10 @@ const unknownKey = (names: string[]) =>
   )
 
 /** An input object (or something else), with a note of how it was made. */
-export type Input = { value: unknown; how: string }
+export interface Input {
+  value: unknown
+  how: string
+}
 
 /** `value` with one more own property, even one named `__proto__`. */
 const withProperty = (value: Record<string, unknown>, key: string, extra: unknown) =>
@@ -508,7 +508,7 @@ export function brokenOf(
   const required = schema.required ?? []
   const anyName = names.length ? fc.constantFrom(...names) : fc.constant('id')
   // Another field's valid value: a date where a number belongs, an e-mail address for a name.
-  const confusing = names.length ? fc.oneof(...names.map((name) => valueOf(properties[name]!, root))) : junkValue
+  const confusing = names.length ? fc.oneof(...names.map((name) => validValue(properties[name]!, root))) : junkValue
   const wrong = fc.oneof({ weight: 4, arbitrary: junkValue }, { weight: 1, arbitrary: confusing })
   return fc.oneof(
     fc.tuple(valid, fc.nat()).map(([value, index]) => {
@@ -581,7 +581,11 @@ export function percentEncode(text: string, space: '%20' | '+' = '%20'): string 
 }
 
 /** How a query string writes what has no one way: null, spaces, objects. */
-export type QueryStyle = { nullAs: 'null' | 'empty' | 'bare'; space: '%20' | '+'; objectAs: 'json' | 'brackets' }
+export interface QueryStyle {
+  nullAs: 'null' | 'empty' | 'bare'
+  space: '%20' | '+'
+  objectAs: 'json' | 'brackets'
+}
 
 export const queryStyle: fc.Arbitrary<QueryStyle> = fc.record({
   nullAs: fc.constantFrom('null', 'empty', 'bare'),
@@ -608,8 +612,10 @@ export function queryString(params: Record<string, unknown>, style: QueryStyle):
     } else if (typeof value === 'object') {
       if (style.objectAs === 'json') pairs.push(`${encode(name)}=${encode(toJson(value))}`)
       else for (const [sub, item] of Object.entries(value)) add(`${name}[${sub}]`, item)
-    } else {
+    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       pairs.push(`${encode(name)}=${encode(String(value))}`)
+    } else {
+      throw new TypeError(`a ${typeof value} has no form in a query string`)
     }
   }
   for (const [name, value] of Object.entries(params)) add(name, value)
@@ -659,7 +665,10 @@ export const rawQueryJunk = (names: string[]) => {
 // ---------------------------------------------------------------------------------------------
 // Headers and raw bodies
 
-export type Accept = { accept: string | undefined; wantsHtml: boolean | undefined }
+export interface Accept {
+  accept: string | undefined
+  wantsHtml: boolean | undefined
+}
 
 /** Accept headers, with whether each asks for HTML over JSON (undefined for junk: either answer is right). */
 export const acceptHeader: fc.Arbitrary<Accept> = fc.oneof(
@@ -786,7 +795,12 @@ const csvSpecials = fc.constantFrom(
 /** Text of a spreadsheet cell for a column: usually a valid value, sometimes empty or junk. */
 function cellOf(column: Schema, root: unknown): fc.Arbitrary<string> {
   return fc.oneof(
-    { weight: 6, arbitrary: valueOf(column, root).map((value) => (value === null ? '' : String(value))) },
+    {
+      weight: 6,
+      arbitrary: validValue(column, root).map((value) =>
+        value === null ? '' : String(value as string | number | boolean),
+      ),
+    },
     { weight: 1, arbitrary: fc.constant('') },
     { weight: 2, arbitrary: fc.oneof(csvSpecials, unicodeJunk, numberString, blank) },
   )
@@ -803,7 +817,7 @@ function rowsOf(columns: Schema[], root: unknown): fc.Arbitrary<string[][]> {
   return fc.array(row, { maxLength: 5 })
 }
 
-export type CsvStyle = {
+export interface CsvStyle {
   quoting: 'needed' | 'all' | 'none'
   lineEnd: '\n' | '\r\n' | '\r'
   bom: boolean
@@ -837,7 +851,11 @@ function workbookOf(rows: string[][], bookType: 'xlsx' | 'biff8'): Buffer {
   return XLSX.write(book, { type: 'buffer', bookType }) as Buffer
 }
 
-export type FileContent = { content: string | Buffer; extension: string; how: string }
+export interface FileContent {
+  content: string | Buffer
+  extension: string
+  how: string
+}
 
 /** Files that are wrong in one known way each. */
 const oddFiles = fc.constantFrom<FileContent>(
@@ -861,13 +879,11 @@ const magicThenJunk = fc
 /** A file's content and the extension it should carry: mostly CSV, sometimes workbooks, binary junk or bad text. */
 export function fileContentOf(columns: Schema[], root: unknown): fc.Arbitrary<FileContent> {
   const rows = rowsOf(columns, root)
-  const csv = fc
-    .tuple(rows, csvStyle, fc.constantFrom('.csv', '.txt'))
-    .map(([cells, style, extension]) => ({
-      content: csvText(cells, style),
-      extension,
-      how: `csv (${style.quoting} quoted)`,
-    }))
+  const csv = fc.tuple(rows, csvStyle, fc.constantFrom('.csv', '.txt')).map(([cells, style, extension]) => ({
+    content: csvText(cells, style),
+    extension,
+    how: `csv (${style.quoting} quoted)`,
+  }))
   const workbook = fc.tuple(rows, fc.constantFrom('xlsx' as const, 'biff8' as const)).map(([cells, type]) => ({
     content: workbookOf(cells, type),
     extension: type === 'xlsx' ? '.xlsx' : '.xls',
@@ -925,8 +941,13 @@ const otherExtension = fc.constantFrom(
   '.json',
 )
 
-export type FormPart = { name: string; filename?: string; type?: string; content: string | Buffer }
-export type Form = {
+export interface FormPart {
+  name: string
+  filename?: string
+  type?: string
+  content: string | Buffer
+}
+export interface Form {
   boundary: string
   parts: FormPart[]
   preamble: string
@@ -953,7 +974,10 @@ export function encodeForm(form: Form): Buffer {
   return typeof form.ending === 'number' ? body.subarray(0, form.ending % (body.length + 1)) : body
 }
 
-type FilePart = { part: FormPart; how: string }
+interface FilePart {
+  part: FormPart
+  how: string
+}
 
 /** The file part of an upload: generated content under a field name, file name and part Content-Type. */
 function filePartOf(operation: Operation, fileFields: string[]): fc.Arbitrary<FilePart> {
@@ -997,7 +1021,7 @@ export function formOf(operation: Operation): fc.Arbitrary<{ form: Form; how: st
     ...textFields.map((name) =>
       fc
         .oneof(
-          { weight: 3, arbitrary: valueOf(properties[name]!, operation.root) },
+          { weight: 3, arbitrary: validValue(properties[name]!, operation.root) },
           { weight: 1, arbitrary: fc.oneof(unicodeJunk, blank) },
         )
         .map((value): FormPart => ({ name, content: String(value) })),
@@ -1007,7 +1031,7 @@ export function formOf(operation: Operation): fc.Arbitrary<{ form: Form; how: st
       .map(([name, content]): FormPart => ({ name, content })),
   )
   const filePart = filePartOf(operation, fileFields)
-  const files: fc.Arbitrary<FilePart[]> = fc.oneof(
+  const fileLists: fc.Arbitrary<FilePart[]> = fc.oneof(
     { weight: 20, arbitrary: filePart.map((file): FilePart[] => [file]) },
     { weight: 1, arbitrary: fc.constant<FilePart[]>([]) },
     { weight: 1, arbitrary: fc.tuple(filePart, filePart).map((pair): FilePart[] => pair) },
@@ -1018,11 +1042,11 @@ export function formOf(operation: Operation): fc.Arbitrary<{ form: Form; how: st
       ]),
     },
   )
-  const fields = fc.oneof(
+  const fieldLists = fc.oneof(
     { weight: 6, arbitrary: fc.array(textPart, { maxLength: 2 }) },
     { weight: 1, arbitrary: fc.array(textPart, { minLength: 11, maxLength: 13 }) },
   )
-  const ending = fc.oneof(
+  const endings = fc.oneof(
     { weight: 400, arbitrary: fc.constant<Form['ending']>('closed') },
     { weight: 1, arbitrary: fc.constant<Form['ending']>('unclosed') },
     { weight: 1, arbitrary: fc.nat().map<Form['ending']>((cut) => cut) },
@@ -1030,12 +1054,12 @@ export function formOf(operation: Operation): fc.Arbitrary<{ form: Form; how: st
   return fc
     .record({
       boundary: fc.constantFrom('----fuzz', 'x', 'b'.repeat(70), "a'()+_,-./:=?z"),
-      fields,
-      files,
+      fields: fieldLists,
+      files: fileLists,
       order: fc.constantFrom('fields first', 'fields first', 'fields first', 'file first'),
       preamble: fc.constantFrom('', '', '', 'preamble junk\r\n'),
       epilogue: fc.constantFrom('', '', '', 'epilogue junk'),
-      ending,
+      ending: endings,
     })
     .map(({ boundary, fields, files, order, preamble, epilogue, ending }) => {
       const fileParts = files.map((file) => file.part)
@@ -1244,11 +1268,11 @@ function uploadCases(operation: Operation): fc.Arbitrary<Case> {
   )
   return fc
     .tuple(formOf(operation), query, acceptHeader, uploadContentType)
-    .map(([{ form, how }, query, accept, typeFor]) => {
+    .map(([{ form, how }, queryCase, accept, typeFor]) => {
       const type = typeFor(form.boundary)
       const usual = type === `multipart/form-data; boundary=${form.boundary}`
-      const notes = [how, query.how, usual ? '' : `Content-Type ${type}`].filter(Boolean).join('; ')
-      return requestOf(operation, notes, withQuery(operation.path, query.query), accept, type, encodeForm(form))
+      const notes = [how, queryCase.how, usual ? '' : `Content-Type ${type}`].filter(Boolean).join('; ')
+      return requestOf(operation, notes, withQuery(operation.path, queryCase.query), accept, type, encodeForm(form))
     })
 }
 

@@ -7,7 +7,10 @@ import { ROLES } from '../src/plugins/auth.js'
 import { createKey, revokeKey } from '../src/services/keys.js'
 import { build, formData, problemOf, TEST_KEY, type TestApp } from './helper.js'
 
-type Operation = { operationId: string; description: string }
+interface Operation {
+  operationId: string
+  description: string
+}
 const operations = Object.entries(document.paths as unknown as Record<string, Record<string, Operation>>).flatMap(
   ([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ method, path, ...operation })),
 )
@@ -70,7 +73,7 @@ t.test('without a key, with a bad key or a revoked one: 401 with a Bearer challe
   const app = await build(t)
   const revoked = await createKey(app.db, 'old', 'admin')
   await revokeKey(app.db, revoked.prefix)
-  const cases: Array<[string, Record<string, string>]> = [
+  const cases: [string, Record<string, string>][] = [
     ['no key', {}],
     ['an unknown key', bearer('crm_not-a-key-that-exists-anywhere-at-all')],
     ['an unknown key in X-API-Key', { 'x-api-key': 'crm_nope' }],

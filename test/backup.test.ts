@@ -178,8 +178,8 @@ function checkBackup(t: Test, copy: string, live: string, bounds: { atLeast: num
     'the copy is one file, without a WAL to go with it',
   )
 
-  const copied = sqlite.prepare('select * from customers order by id').all() as Array<{ id: number }>
-  const liveRows = rowsOf(live, 'customers') as Array<{ id: number }>
+  const copied = sqlite.prepare('select * from customers order by id').all() as { id: number }[]
+  const liveRows = rowsOf(live, 'customers') as { id: number }[]
   const { atLeast, atMost } = bounds
   t.ok(
     copied.length >= atLeast,
@@ -222,7 +222,7 @@ t.test('backups of the live database while the API writes to it, and a restore f
   const exit = await command.exit
   const duringCli = writer.acknowledged() + SEEDED_CUSTOMERS - beforeCli
   t.same(await writer.stop(), [], 'every write of the stream was acknowledged (201)')
-  const after = (rowsOf(live, 'customers') as unknown[]).length
+  const after = rowsOf(live, 'customers').length
 
   t.test('backupDatabase() in the same process as the server', async (t) => {
     t.ok(duringInProcess > 0, `writes were acknowledged while the backup ran (${duringInProcess})`)
@@ -263,7 +263,13 @@ t.test('backups of the live database while the API writes to it, and a restore f
 
   t.test('restoring: the backup copied to a new database path is served as it was', async (t) => {
     await app.close()
-    type Customer = { id: number; name: string; email: string; address: string; created: string }
+    interface Customer {
+      id: number
+      name: string
+      email: string
+      address: string
+      created: string
+    }
     const copied = rowsOf(inProcess, 'customers') as Customer[]
     const last = copied.at(-1)!
     t.ok(

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { Agent, type ClientRequest, request } from 'node:http'
+import { Agent, type ClientRequest, type IncomingMessage, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -26,14 +26,17 @@ function tempDir(t: Test) {
   return dir
 }
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null }
-type Server = {
+interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+interface Server {
   child: ChildProcess
   port: number
   exit: Promise<Exit>
   stdout: () => string
   /** The JSON log lines written so far. */
-  logs: () => Array<Record<string, any>>
+  logs: () => Record<string, any>[]
 }
 
 /** Starts `src/server.ts` on the SQLite file `filename` and waits until it listens; SIGKILLed on teardown if still running. */
@@ -53,7 +56,7 @@ async function startServer(t: Test, filename: string): Promise<Server> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal }) as Exit)
+  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal }))
   // Teardowns run last first: the process is gone before its folder is removed.
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -61,8 +64,8 @@ async function startServer(t: Test, filename: string): Promise<Server> {
   })
   let stdout = ''
   let stderr = ''
-  child.stdout!.on('data', (chunk) => (stdout += chunk))
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  child.stderr.on('data', (chunk) => (stderr += chunk))
   const logs = () =>
     stdout
       .split('\n')
@@ -89,7 +92,7 @@ async function stopServer(t: Test, server: Server) {
  * What became of a request: its status and parsed body when a whole answer came, otherwise the
  * error (ECONNREFUSED, ECONNRESET, ...); the client's port, to find the request in the server's log.
  */
-type Outcome = {
+interface Outcome {
   status?: number
   body?: any
   error?: string
@@ -109,17 +112,18 @@ function outcomeOf(req: ClientRequest): Promise<Outcome> {
   return new Promise((resolve) => {
     const fail = (error: NodeJS.ErrnoException) => resolve({ ...outcome, error: error.code ?? error.message })
     req.once('error', fail)
-    req.once('response', async (res) => {
+    const read = async (res: IncomingMessage) => {
       try {
         let text = ''
         for await (const chunk of res) text += chunk
-        const json = String(res.headers['content-type'] ?? '').includes('json') && text !== ''
+        const json = (res.headers['content-type'] ?? '').includes('json') && text !== ''
         resolve({ ...outcome, status: res.statusCode!, body: json ? JSON.parse(text) : text, answeredAt: Date.now() })
       } catch (error) {
         // The answer was cut off part-way: not a complete answer.
         fail(error as NodeJS.ErrnoException)
       }
-    })
+    }
+    req.once('response', (res) => void read(res))
   })
 }
 
@@ -212,10 +216,13 @@ async function pooled<T, R>(items: T[], concurrency: number, work: (item: T) => 
   return results
 }
 
-type Written = { id: number; email: string }
+interface Written {
+  id: number
+  email: string
+}
 
 /** Looks every written customer up by id through the API; those not found as they were written. */
-async function missingThroughApi(port: number, written: Written[]): Promise<Array<Written & { found: unknown }>> {
+async function missingThroughApi(port: number, written: Written[]): Promise<(Written & { found: unknown })[]> {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 })
   try {
     const lookUp = (customer: Written) => call(port, 'GET', `/api/get/customer?id=${customer.id}`, undefined, agent)
@@ -479,7 +486,7 @@ t.test(
       [],
       'no 503 before the signal',
     )
-    const tally = (ports: Array<number | undefined>) => {
+    const tally = (ports: (number | undefined)[]) => {
       const counts: Record<string, number> = {}
       for (const port of ports) counts[String(port)] = (counts[String(port)] ?? 0) + 1
       return counts
@@ -510,9 +517,7 @@ t.test(
     const reset = failed.filter((o) => o.error !== 'ECONNREFUSED')
     t.same(reset, [], 'no request is reset: each is answered (201 or 503) or refused at connect')
 
-    const written = answered
-      .filter((o) => o.status === 201)
-      .map((o) => ({ id: o.body.id, email: o.body.email }) as Written)
+    const written = answered.filter((o) => o.status === 201).map((o) => ({ id: o.body.id, email: o.body.email }))
     const restarted = await startServer(t, filename)
     const missing = await missingThroughApi(restarted.port, written)
     t.same(missing, [], 'after a restart every write answered 201 is found by its id')

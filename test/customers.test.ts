@@ -8,7 +8,7 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const storedCustomers = (app: TestApp) => app.db.selectFrom('customers').selectAll().orderBy('id').execute()
 
 /** The stored rows are exactly as many as `expected`, each matching its pattern. */
-async function matchStored(t: Test, app: TestApp, expected: Array<Record<string, unknown>>) {
+async function matchStored(t: Test, app: TestApp, expected: Record<string, unknown>[]) {
   const rows = await storedCustomers(app)
   t.equal(rows.length, expected.length, 'number of stored customers')
   t.match(rows, expected)
@@ -165,7 +165,7 @@ t.test('add a customer', async (t) => {
     const app = await build(t)
     const api = client(app)
     const oneLine = 'must be text on one line, not blank, without control characters'
-    const cases: Array<[Record<string, unknown>, string, string]> = [
+    const cases: [Record<string, unknown>, string, string][] = [
       [{ name: '   ' }, 'name', oneLine],
       [{ name: 'Ada\u0000' }, 'name', oneLine],
       [{ name: 'Ada\nLovelace' }, 'name', oneLine],

@@ -6,8 +6,13 @@ import addFormats from 'ajv-formats'
 import document from '../openapi.json' with { type: 'json' }
 import { ajvOptions } from '../src/validation.js'
 
-type Response = { content?: Record<string, { schema: unknown }> }
-type Operation = { operationId: string; responses: Record<string, Response> }
+interface Response {
+  content?: Record<string, { schema: unknown }>
+}
+interface Operation {
+  operationId: string
+  responses: Record<string, Response>
+}
 const paths = document.paths as unknown as Record<string, Record<string, Operation>>
 
 const ajv = new Ajv2020({ strict: false, allErrors: true, multipleOfPrecision: ajvOptions.multipleOfPrecision })

@@ -11,7 +11,7 @@ t.test('malformed JSON is 400 and stores nothing', async (t) => {
   t.equal(res.status, 400)
   t.match(res.headers['content-type'], PROBLEM)
   t.same(res.body, {
-    instance: `urn:request:${res.headers['x-request-id']}`,
+    instance: `urn:request:${String(res.headers['x-request-id'])}`,
     type: 'about:blank',
     title: 'Bad Request',
     status: 400,
@@ -53,7 +53,7 @@ t.test('a body over the limit is 413 and stores nothing', async (t) => {
   t.equal(res.status, 413)
   t.match(res.headers['content-type'], PROBLEM)
   t.same(res.body, {
-    instance: `urn:request:${res.headers['x-request-id']}`,
+    instance: `urn:request:${String(res.headers['x-request-id'])}`,
     type: 'about:blank',
     title: 'Payload Too Large',
     status: 413,
@@ -109,7 +109,7 @@ t.test('an unknown route is 404 problem+json', async (t) => {
   t.equal(res.status, 404)
   t.match(res.headers['content-type'], PROBLEM)
   t.same(res.body, {
-    instance: `urn:request:${res.headers['x-request-id']}`,
+    instance: `urn:request:${String(res.headers['x-request-id'])}`,
     type: 'about:blank',
     title: 'Not Found',
     status: 404,
@@ -130,11 +130,11 @@ t.test('a 500 shows nothing internal and is logged with the request id', async (
   t.ok(logged, 'an error line is logged')
   t.match(logged, { msg: 'request failed', reqId: String, err: { message: String, stack: String } })
   t.same(res.body, {
-    instance: `urn:request:${res.headers['x-request-id']}`,
+    instance: `urn:request:${String(res.headers['x-request-id'])}`,
     type: 'about:blank',
     title: 'Internal Server Error',
     status: 500,
-    detail: `An unexpected error occurred. It has been logged with request id ${logged!.reqId}.`,
+    detail: `An unexpected error occurred. It has been logged with request id ${String(logged!.reqId)}.`,
   })
   t.notMatch(res.text, /select|sqlite|driver|at .*\.js/i, 'no SQL, driver message or stack trace')
 })

@@ -6,10 +6,13 @@ import * as story from '../schemas/examples.js'
 import { createKey } from '../src/services/keys.js'
 import { build, client, upload } from './helper.js'
 
-type Media = { example?: unknown; schema?: unknown }
-type Operation = {
+interface Media {
+  example?: unknown
+  schema?: unknown
+}
+interface Operation {
   operationId: string
-  parameters?: Array<{ name: string; example?: unknown }>
+  parameters?: { name: string; example?: unknown }[]
   requestBody?: { content: Record<string, Media> }
   responses: Record<string, { content?: Record<string, Media> }>
 }

@@ -26,7 +26,7 @@ async function withCustomers(t: Test): Promise<{ app: TestApp; api: Client }> {
   return { app, api }
 }
 
-const fieldsOf = (body: { errors: Array<{ field: string }> }) => body.errors.map((e) => e.field).sort()
+const fieldsOf = (body: { errors: { field: string }[] }) => body.errors.map((e) => e.field).sort()
 
 t.test('add brand feedback', async (t) => {
   t.test('201 with the whole record; the row is stored as sent, at the time of the request', async (t) => {
@@ -45,7 +45,7 @@ t.test('add brand feedback', async (t) => {
 
   t.test('nps is optional (null when left out), may be null, and is a whole number 0 to 10', async (t) => {
     const { app, api } = await withCustomers(t)
-    const cases: Array<[unknown, number | null]> = [
+    const cases: [unknown, number | null][] = [
       [undefined, null],
       [null, null],
       [0, 0],
@@ -61,7 +61,7 @@ t.test('add brand feedback', async (t) => {
       (await brandRows(app)).map((row) => row.nps),
       [null, null, 0, 10, 5],
     )
-    const refused: Array<[unknown, string]> = [
+    const refused: [unknown, string][] = [
       [11, 'must be <= 10'],
       [-1, 'must be >= 0'],
       [5.5, 'must be integer or null'],
@@ -106,7 +106,7 @@ t.test('add brand feedback', async (t) => {
     t.ok(missing.body.errors.every((e: { message: string }) => e.message === 'is required'))
     const oneLine = 'must be text on one line, not blank, without control characters'
     const lines = 'must be text, not blank, without control characters other than tabs and line breaks'
-    const cases: Array<[Record<string, unknown>, string, string]> = [
+    const cases: [Record<string, unknown>, string, string][] = [
       [{ heading: undefined }, 'heading', 'is required'],
       [{ body: undefined }, 'body', 'is required'],
       [{ customerid: undefined }, 'customerid', 'is required'],
@@ -208,7 +208,7 @@ t.test('add product feedback', async (t) => {
     const missing = await api.post('/api/add/product/feedback', {})
     t.equal(missing.status, 400)
     t.same(fieldsOf(missing.body), ['body', 'customerid', 'heading', 'productid'])
-    const cases: Array<[Record<string, unknown>, string, string]> = [
+    const cases: [Record<string, unknown>, string, string][] = [
       [{ productid: undefined }, 'productid', 'is required'],
       [{ productid: null }, 'productid', 'must be integer'],
       [{ nps: 11 }, 'nps', 'must be <= 10'],

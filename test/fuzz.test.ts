@@ -27,8 +27,14 @@ const VERBOSE = Boolean(process.env.FUZZ_VERBOSE)
  */
 const REQUEST_TIMEOUT_MS = 30_000
 
-type Parameter = { name: string; in: string; required?: boolean; schema: Schema; example?: unknown }
-type DocumentOperation = {
+interface Parameter {
+  name: string
+  in: string
+  required?: boolean
+  schema: Schema
+  example?: unknown
+}
+interface DocumentOperation {
   operationId: string
   parameters?: Parameter[]
   requestBody?: { content: Record<string, { schema: Schema }> }
@@ -49,7 +55,7 @@ const UPLOAD_COLUMNS: Record<string, { like: string; columns: string[] }> = {
  * The order operations are fuzzed in, so that later ones find data: customers first, then uploads
  * and the records that need a customer, then reads and changes (3, the rest), and deletions last.
  */
-const PHASES: Array<[RegExp, number]> = [
+const PHASES: [RegExp, number][] = [
   [/^addCustomer$/, 0],
   [/^upload/, 1],
   [/^(add|open)/, 2],
@@ -118,7 +124,11 @@ function operationsOf(): Operation[] {
     .map(({ operation }) => operation)
 }
 
-type Answer = { statusCode: number; headers: Record<string, unknown>; body: string }
+interface Answer {
+  statusCode: number
+  headers: Record<string, unknown>
+  body: string
+}
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!)
@@ -148,7 +158,7 @@ function problemTrouble(status: number, type: string, body: string): string | un
 /** What is wrong with an answer to a fuzzed request, or undefined when it keeps the rules. */
 function troubleWith(operation: Operation, request: Case, answer: Answer): string | undefined {
   const status = answer.statusCode
-  const type = String(answer.headers['content-type'] ?? '')
+  const type = (answer.headers['content-type'] as string | undefined) ?? ''
   if (status >= 500) return `answered ${status}: ${answer.body.slice(0, 500)}`
   // An upload posted by a browser (its Accept prefers HTML) is answered with a page; a junk Accept may go either way.
   const html = operation.html && (request.wantsHtml ?? type.startsWith('text/html'))
@@ -185,7 +195,7 @@ async function send(app: TestApp, request: Case): Promise<Answer> {
       headers: request.headers,
       ...(request.payload !== undefined && { payload: request.payload }),
     })
-    return (await Promise.race([injected, hang])) as Answer
+    return await Promise.race([injected, hang])
   } finally {
     clearTimeout(timer)
   }

@@ -12,7 +12,7 @@ export const TEST_KEY = 'test-admin-key-0123456789abcdefghijklmnop'
 export const AS_ADMIN = { authorization: `Bearer ${TEST_KEY}` }
 
 export type TestApp = App & {
-  logs: () => Array<Record<string, unknown>>
+  logs: () => Record<string, unknown>[]
   /** `inject` without the default admin key: the request carries only the credentials it names. */
   injectAs: App['inject']
 }
@@ -65,11 +65,16 @@ function checkEveryResponse(app: App): App['inject'] {
   return checked
 }
 
-export type Reply = { status: number; headers: Record<string, unknown>; body: any; text: string }
+export interface Reply {
+  status: number
+  headers: Record<string, unknown>
+  body: any
+  text: string
+}
 
 /** An injected response as the tests read it: JSON bodies parsed, anything else as text. */
 function replyOf(response: { statusCode: number; headers: Record<string, unknown>; body: string }): Reply {
-  const type = String(response.headers['content-type'] ?? '')
+  const type = (response.headers['content-type'] as string | undefined) ?? ''
   const text = response.body
   return {
     status: response.statusCode,
@@ -79,7 +84,7 @@ function replyOf(response: { statusCode: number; headers: Record<string, unknown
   }
 }
 
-type Call = {
+interface Call {
   query?: Record<string, string | number | boolean>
   body?: unknown
   /** A raw body, sent as is (with the JSON content type unless `headers` says otherwise). */
@@ -113,7 +118,12 @@ export function client(app: App, headers: Record<string, string> = {}) {
 
 export type Client = ReturnType<typeof client>
 
-export type UploadFile = { filename: string; content: string | Buffer; field?: string; fields?: Record<string, string> }
+export interface UploadFile {
+  filename: string
+  content: string | Buffer
+  field?: string
+  fields?: Record<string, string>
+}
 
 /** A multipart/form-data body as a browser form sends it: the text `fields` first, then the file. */
 export async function formData({ filename, content, field = 'file', fields = {} }: UploadFile) {

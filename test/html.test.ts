@@ -1,12 +1,12 @@
 // Content negotiation for the pages: which clients get HTML.
 import t from 'tap'
 import type { FastifyRequest } from 'fastify'
-import { escape, prefersHtml } from '../src/html.js'
+import { escapeHtml, prefersHtml } from '../src/html.js'
 
 const accepting = (accept?: string) => ({ headers: accept === undefined ? {} : { accept } }) as FastifyRequest
 
 t.test('browsers get HTML; API clients, curl and anything unsure get JSON', async (t) => {
-  const cases: Array<[string | undefined, boolean]> = [
+  const cases: [string | undefined, boolean][] = [
     ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', true],
     ['text/html', true],
     ['application/json', false],
@@ -23,5 +23,5 @@ t.test('browsers get HTML; API clients, curl and anything unsure get JSON', asyn
 })
 
 t.test('escape', async (t) => {
-  t.equal(escape(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
+  t.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
 })

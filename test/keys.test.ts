@@ -56,7 +56,7 @@ t.test('create shows the key once and stores its hash; the key works with its ro
 
 t.test('refusals: unknown commands, bad names and roles, unknown keys', async (t) => {
   const app = await build(t)
-  const print = () => {}
+  const print = () => undefined
   await t.rejects(keysCommand(app.db, [], print), /Usage:/)
   await t.rejects(keysCommand(app.db, ['rotate'], print), /Usage:/)
   await t.rejects(

@@ -40,12 +40,12 @@ const statuses: Record<string, string[]> = {
 /** Lookups that are alternatives to `id`: no example, so tools that fill in examples send one lookup. */
 const alternativeLookups = ['getCustomer name', 'getProduct name', 'getProduct customerid', 'getTicket customerid']
 
-type Operation = {
+interface Operation {
   operationId?: string
   tags?: string[]
   summary?: string
   description?: string
-  parameters?: Array<{ in: string; name: string; example?: unknown }>
+  parameters?: { in: string; name: string; example?: unknown }[]
   requestBody?: { content: Record<string, { schema: unknown; example?: unknown }> }
   responses: Record<string, { description: string; content?: Record<string, { schema: Record<string, unknown> }> }>
 }
@@ -167,10 +167,10 @@ t.test(
     }).catch((error: { stdout: string; stderr: string }) => error)
     const report = JSON.parse(stdout) as {
       totals: Record<string, number>
-      problems: Array<{ ruleId: string; message: string }>
+      problems: { ruleId: string; message: string }[]
     }
     t.comment(
-      `redocly lint: ${JSON.stringify(report.totals)}; ${stderr.match(/openapi\.json: validated in \d+ms/)?.[0] ?? ''}`,
+      `redocly lint: ${JSON.stringify(report.totals)}; ${/openapi\.json: validated in \d+ms/.exec(stderr)?.[0] ?? ''}`,
     )
     t.same(
       report.problems.map((p) => `${p.ruleId}: ${p.message}`),

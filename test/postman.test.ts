@@ -9,33 +9,50 @@ import { buildApp } from '../src/app.js'
 import { undocumented } from './documented.js'
 import { AS_ADMIN, TEST_KEY } from './helper.js'
 
-type Operation = { operationId: string; tags?: string[]; responses: Record<string, unknown> }
-type Document = {
-  servers: Array<{ url: string }>
-  tags: Array<{ name: string }>
+interface Operation {
+  operationId: string
+  tags?: string[]
+  responses: Record<string, unknown>
+}
+interface Document {
+  servers: { url: string }[]
+  tags: { name: string }[]
   paths: Record<string, Record<string, Operation>>
 }
 
 /** The parts of a Postman collection (v2.1) this test reads. */
-type PostmanRequest = { method: string; url: { path?: string[]; host?: string[] } }
-type PostmanItem = { name: string; item?: PostmanItem[]; request?: PostmanRequest }
-type PostmanCollection = { item: PostmanItem[]; variable?: Array<{ key: string; value: string }>; auth?: unknown }
+interface PostmanRequest {
+  method: string
+  url: { path?: string[]; host?: string[] }
+}
+interface PostmanItem {
+  name: string
+  item?: PostmanItem[]
+  request?: PostmanRequest
+}
+interface PostmanCollection {
+  item: PostmanItem[]
+  variable?: { key: string; value: string }[]
+  auth?: unknown
+}
 
 /** The parts of newman's run summary this test reads (newman ships no types). */
-type Execution = {
+interface Execution {
   item: { name: string }
   request: { method: string; url: { getPath(): string; getPathWithQuery(): string } }
   response?: { code: number; stream?: Buffer; headers: { get(name: string): string | undefined } }
   requestError?: { message: string }
 }
-type Summary = {
+interface Summary {
   run: {
     executions: Execution[]
-    failures: Array<{ error: { message: string }; at: string; source?: { name: string } }>
+    failures: { error: { message: string }; at: string; source?: { name: string } }[]
     timings: { started: number; completed: number }
   }
 }
-type Newman = { run(options: Record<string, unknown>, done: (err: Error | null, summary: Summary) => void): unknown }
+interface Newman {
+  run(options: Record<string, unknown>, done: (err: Error | null, summary: Summary) => void): unknown
+}
 const newman = createRequire(import.meta.url)('newman') as Newman
 
 /** The committed document, read when the test runs (`npm run openapi` rewrites it). */

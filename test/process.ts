@@ -5,7 +5,12 @@ import type { Test } from 'tap'
 
 export const root = new URL('..', import.meta.url).pathname
 
-export type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<number | null> }
+export interface Run {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  exit: Promise<number | null>
+}
 
 /**
  * Runs `script` (such as `src/server.ts`) with `args`, and with only PATH and `env` in its
@@ -22,8 +27,8 @@ export function runScript(t: Test, script: string, args: string[], env: Record<s
   t.teardown(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')))
   let stdout = ''
   let stderr = ''
-  child.stdout!.on('data', (chunk) => (stdout += chunk))
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  child.stderr.on('data', (chunk) => (stderr += chunk))
   const exit = once(child, 'exit').then(([code]) => code as number | null)
   return { child, stdout: () => stdout, stderr: () => stderr, exit }
 }

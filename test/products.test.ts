@@ -97,7 +97,7 @@ t.test('add a product', async (t) => {
     const app = await build(t)
     const api = client(app)
     const ada = await addCustomer(api)
-    const cases: Array<[Record<string, unknown>, string, string | RegExp]> = [
+    const cases: [Record<string, unknown>, string, string | RegExp][] = [
       [{ price: -1 }, 'price', 'must be >= 0'],
       [{ price: 1.999 }, 'price', 'must have at most two decimals'],
       [{ price: 0.0100000001 }, 'price', 'must have at most two decimals'],
@@ -182,7 +182,7 @@ t.test('expires is purchased plus warranty years, by the calendar', async (t) =>
   const app = await build(t)
   const api = client(app)
   const ada = await addCustomer(api)
-  const cases: Array<[string, number, string]> = [
+  const cases: [string, number, string][] = [
     ['2024-02-29', 0, '2024-02-29'],
     ['2024-02-29', 1, '2025-02-28'],
     ['2024-02-29', 4, '2028-02-29'],
@@ -385,7 +385,7 @@ t.test('delete products', async (t) => {
     const ada = await addCustomer(api)
     const idle = await addCustomer(api)
     const product = (await api.post('/api/add/product', newProduct(ada.id))).body
-    const cases: Array<[unknown, number, string]> = [
+    const cases: [unknown, number, string][] = [
       [{ id: 99 }, 404, 'Product 99 does not exist.'],
       [{ customerid: idle.id }, 404, `Customer ${idle.id} has no products.`],
       [{ customerid: 99 }, 404, 'Customer 99 does not exist.'],

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { HttpProblem } from '../src/errors.js'
+import { HttpProblem } from '../src/problems.js'
 import { sheetRows } from '../src/imports/sheets.js'
 import { workbook } from './helper.js'
 
@@ -85,7 +85,7 @@ t.test('reading a workbook in this thread: cells, date cells in either date syst
   const good = workbook([['Ada']])
   const end = good.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
   const central = good.readUInt32LE(end + 16)
-  const broken: Array<[string, (zip: Buffer) => void, number]> = [
+  const broken: [string, (zip: Buffer) => void, number][] = [
     ['zip64 sizes', (zip) => zip.writeUInt32LE(0xffffffff, central + 24), 413],
     ['an unknown compression', (zip) => zip.writeUInt16LE(99, central + 10), 415],
     ['a central entry that is not one', (zip) => zip.writeUInt32LE(0, central), 415],

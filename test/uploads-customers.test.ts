@@ -110,7 +110,7 @@ t.test('a CSV file with a BOM, CRLF line ends, quoted commas and line breaks: th
 t.test('duplicates far apart in a long file: the earlier row is named, in either mode', async (t) => {
   const app = await build(t)
   const api = client(app)
-  const stored = (await api.post('/api/add/customer', newCustomer({ email: 'stored@example.com' }))).body
+  const existing = (await api.post('/api/add/customer', newCustomer({ email: 'stored@example.com' }))).body
   const lines = Array.from({ length: 1500 }, (_, i) => `P${i},p${i}@example.com,Street`)
   lines[1] = 'Stored Again,STORED@example.com,Street'
   lines[1099] = 'Copy,P2@Example.com,Street'
@@ -122,9 +122,9 @@ t.test('duplicates far apart in a long file: the earlier row is named, in either
     inserted: 1497,
     skipped: 4,
     errors: [
-      { row: 2, reason: `Email STORED@example.com belongs to a customer already stored (id ${stored.id})` },
+      { row: 2, reason: `Email STORED@example.com belongs to a customer already stored (id ${existing.id})` },
       { row: 1100, reason: 'Email P2@Example.com is already in row 3 of this file' },
-      { row: 1300, reason: `Email stored@example.com belongs to a customer already stored (id ${stored.id})` },
+      { row: 1300, reason: `Email stored@example.com belongs to a customer already stored (id ${existing.id})` },
       { row: 1501, reason: 'Email p1499@example.com is already in row 1500 of this file' },
     ],
   })
@@ -142,7 +142,7 @@ t.test('duplicates far apart in a long file: the earlier row is named, in either
   })
   t.equal((await app.db.selectFrom('customers').select('id').execute()).length, 1498)
   t.equal(
-    (await api.get('/api/get/customer', { query: { id: stored.id } })).body.name,
+    (await api.get('/api/get/customer', { query: { id: existing.id } })).body.name,
     'Stored Again',
     'the first row won',
   )

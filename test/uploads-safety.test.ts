@@ -41,7 +41,7 @@ t.test('a file over UPLOAD_MAX_BYTES is 413; nothing stored; the server stays he
 
 t.test('415 for an unknown extension or content that does not match it; nothing stored', async (t) => {
   const app = await build(t)
-  const cases: Array<[string, string | Buffer, RegExp]> = [
+  const cases: [string, string | Buffer, RegExp][] = [
     ['notes.pdf', '%PDF-1.4', /"notes\.pdf" is not a file this upload reads: send \.csv, \.txt, \.xlsx, \.xls\./],
     ['noextension', 'Ada,ada@example.com,x', /is not a file this upload reads/],
     [

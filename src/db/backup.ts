@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import SQLite from 'better-sqlite3'
 import { BUSY_TIMEOUT_MS } from './connect.js'
 
@@ -15,7 +14,7 @@ import { BUSY_TIMEOUT_MS } from './connect.js'
  */
 export const PAGES_PER_STEP = 256
 
-export type BackupOptions = {
+export interface BackupOptions {
   /** Replace `destination` when it exists (refused otherwise). */
   force?: boolean
   /** Pages copied per step at first (PAGES_PER_STEP). */
@@ -24,7 +23,7 @@ export type BackupOptions = {
   signal?: AbortSignal
 }
 
-export type BackupResult = {
+export interface BackupResult {
   /** The database file copied. */
   source: string
   /** The backup file, as given. */
@@ -136,12 +135,12 @@ function checkCopy(copy: string): Pick<BackupResult, 'pages' | 'pageSize' | 'row
   const sqlite = new SQLite(copy, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS })
   try {
     sqlite.pragma('journal_mode = DELETE')
-    const integrity = sqlite.pragma('integrity_check') as Array<{ integrity_check: string }>
+    const integrity = sqlite.pragma('integrity_check') as { integrity_check: string }[]
     if (integrity.length !== 1 || integrity[0]!.integrity_check !== 'ok') {
       const problems = integrity.map((row) => row.integrity_check).join('; ')
       throw new BackupError(`The copy failed integrity_check, so no backup was written: ${problems}`)
     }
-    const orphans = sqlite.pragma('foreign_key_check') as Array<{ table: string; rowid: number; parent: string }>
+    const orphans = sqlite.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[]
     if (orphans.length > 0) {
       const first = orphans.slice(0, 5).map((row) => `${row.table} row ${row.rowid} → ${row.parent}`)
       throw new BackupError(

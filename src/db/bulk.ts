@@ -20,11 +20,11 @@ export async function insertMany<T extends keyof Database>(
   { skipTaken }: { skipTaken?: keyof Database[T] & string } = {},
 ): Promise<{ count: number; lastId: number } | undefined> {
   if (rows.length === 0) return undefined
-  const columns = Object.keys(rows[0]!) as Array<keyof Insertable<Database[T]>>
+  const columns = Object.keys(rows[0]!) as (keyof Insertable<Database[T]>)[]
   const key = `${table}(${columns.join(',')})x${rows.length}${skipTaken ? ` skip ${skipTaken}` : ''}`
   let sql = compiled.get(key)
   if (sql === undefined) {
-    const insert = db.insertInto(table).values(rows as never)
+    const insert = db.insertInto(table).values(rows)
     sql = (
       skipTaken ? insert.onConflict((conflict) => conflict.column(skipTaken as never).doNothing()) : insert
     ).compile().sql

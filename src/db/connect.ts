@@ -20,7 +20,10 @@ export const BUSY_TIMEOUT_MS = 5000
 export type Db = Kysely<Database>
 
 /** Where the data lives: a SQLite file, or an in-memory SQLite database (`:memory:`). */
-export type DatabaseLocation = { dialect: 'sqlite'; filename: string }
+export interface DatabaseLocation {
+  dialect: 'sqlite'
+  filename: string
+}
 
 /**
  * Reads DATABASE_URL: a file path, `file:PATH`, `sqlite:PATH` or `:memory:`. PostgreSQL URLs are
@@ -54,7 +57,7 @@ export function cachingStatements(sqlite: SQLite.Database, capacity = 500): Sqli
       statement = sqlite.prepare(sql)
       cache.delete(sql)
       cache.set(sql, statement)
-      if (cache.size > capacity) cache.delete(cache.keys().next().value as string)
+      if (cache.size > capacity) cache.delete(cache.keys().next().value!)
       return statement
     },
   }

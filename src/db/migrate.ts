@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { inspect } from 'node:util'
 import { FileMigrationProvider, type Kysely, type MigrationResult, Migrator } from 'kysely'
 
 // `migrations/` sits two levels up both from src/db and from the compiled dist/src/db.
@@ -13,7 +14,7 @@ export async function migrateToLatest(db: Kysely<any>, folder = migrationFolder)
   const { error, results = [] } = await migrator.migrateToLatest()
   if (error) {
     const failed = results.find((result) => result.status === 'Error')?.migrationName
-    const reason = error instanceof Error ? error.message : String(error)
+    const reason = error instanceof Error ? error.message : inspect(error)
     throw new Error(failed ? `Migration ${failed} failed: ${reason}` : `Migrations could not run: ${reason}`, {
       cause: error,
     })

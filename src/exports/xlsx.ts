@@ -4,7 +4,11 @@ import { ZipWriter } from './zip.js'
 
 /** How a column's values are written: as numbers, money (two decimals), booleans, dates, timestamps or text. */
 export type ColumnType = 'number' | 'money' | 'boolean' | 'date' | 'timestamp' | 'text'
-export type Column = { name: string; type: ColumnType; width: number }
+export interface Column {
+  name: string
+  type: ColumnType
+  width: number
+}
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }
 /** Text as XML: escaped, and any character XML 1.0 cannot hold (stored before today's rules) as U+FFFD. */

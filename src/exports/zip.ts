@@ -16,7 +16,13 @@ export async function writeTo(out: Writable, chunk: Buffer | string) {
   })
 }
 
-type Written = { name: Buffer; crc: number; compressed: number; size: number; offset: number }
+interface Written {
+  name: Buffer
+  crc: number
+  compressed: number
+  size: number
+  offset: number
+}
 
 /**
  * Writes entries one after another to `out`, each deflated while it is written, then the central

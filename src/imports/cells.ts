@@ -1,6 +1,5 @@
 // Reading cell values the way office staff type them: trimmed text, yes/no flags, Excel dates.
-import type { FieldError } from '../errors.js'
-import { firstPerField } from '../validation.js'
+import { type FieldError, firstPerField } from '../problems.js'
 import type { Cell } from './read.js'
 
 /** A cell as text: trimmed, with numbers written out; undefined when empty. */

@@ -2,7 +2,7 @@
 import { open } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { isUtf8 } from 'node:buffer'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 
 export type Format = 'csv' | 'xlsx' | 'xls'
 

@@ -2,18 +2,20 @@
 import type { CreateCustomer, UpdateCustomer } from '../../schemas/customer.js'
 import { CreateCustomerSchema } from '../../schemas/customer.js'
 import { type ImportProduct, ImportProductSchema } from '../../schemas/product.js'
-import type { UploadReport } from '../../schemas/upload.js'
-import { HttpProblem } from '../errors.js'
+import type { UploadKind } from '../../schemas/upload.js'
+import { HttpProblem } from '../problems.js'
 import { amountToCents, foldCase, now } from '../services/values.js'
 import { compileValidator } from '../validation.js'
 import { FLAG_WORDS, flag, isBlank, reasonOf, text } from './cells.js'
 import type { Format } from './formats.js'
 import type { Cell, SourceRow } from './read.js'
 
-export type Kind = UploadReport['kind']
-
 /** A row of the file as read: a valid record, or the reason it is skipped. */
-export type Pending<T> = { row: number; value?: T; reason?: string }
+export interface Pending<T> {
+  row: number
+  value?: T
+  reason?: string
+}
 
 export interface RowParser<T> {
   /** The first two cells of a header row, in lower case. */
@@ -34,14 +36,14 @@ const CUSTOMER_COLUMNS = {
   optchat: 'OptChat',
   status: 'Status',
 }
-const CUSTOMER_ORDER = Object.keys(CUSTOMER_COLUMNS) as Array<keyof typeof CUSTOMER_COLUMNS>
+const CUSTOMER_ORDER = Object.keys(CUSTOMER_COLUMNS) as (keyof typeof CUSTOMER_COLUMNS)[]
 const validateCustomer = compileValidator(CreateCustomerSchema)
 
 /**
  * A customer row: the new customer it makes (or, when cells a new customer needs are missing, why it
  * cannot be one), and the cells it gave, which is what an upsert changes in a stored customer.
  */
-export type CustomerCandidate = {
+export interface CustomerCandidate {
   customer: CreateCustomer
   /** The case-folded e-mail address: what makes two rows, or a row and a stored customer, the same. */
   key: string
@@ -78,7 +80,7 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
     customer: customer as CreateCustomer,
     key: foldCase(String(given.email)),
     ...(errors.length > 0 && { incomplete: reasonOf(errors, CUSTOMER_COLUMNS) }),
-    given: given as CustomerCandidate['given'],
+    given: given,
   }
 }
 
@@ -122,21 +124,21 @@ export const parsers = {
   products: { header: ['name', 'price'], parse: parseProduct } as RowParser<ImportProduct>,
 }
 
-export type Value<K extends Kind> = (typeof parsers)[K] extends RowParser<infer T> ? T : never
+export type RowValue<K extends UploadKind> = (typeof parsers)[K] extends RowParser<infer T> ? T : never
 
 /**
  * The rows of a file as records (of `kind`) or reasons, batch by batch: blank rows passed over,
  * and a header row too when a spreadsheet opens with one (CSV and TXT files have none).
  */
-export async function* parsedRows<K extends Kind>(
+export async function* parsedRows<K extends UploadKind>(
   kind: K,
   rows: AsyncIterable<SourceRow[]>,
   format: Format,
-): AsyncGenerator<Pending<Value<K>>[]> {
-  const parser = parsers[kind] as RowParser<Value<K>>
+): AsyncGenerator<Pending<RowValue<K>>[]> {
+  const parser = parsers[kind] as RowParser<RowValue<K>>
   let first = true
   for await (const batch of rows) {
-    const parsed: Pending<Value<K>>[] = []
+    const parsed: Pending<RowValue<K>>[] = []
     for (const { row, cells } of batch) {
       if (isBlank(cells)) continue
       if (first && format !== 'csv' && isHeader(cells, parser.header)) {

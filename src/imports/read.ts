@@ -5,17 +5,24 @@ import { Transform } from 'node:stream'
 import { inflateRawSync } from 'node:zlib'
 import Papa from 'papaparse'
 import type * as XLSX from 'xlsx'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 import type { Format } from './formats.js'
 
 /** A cell as read: text from CSV; text, a number or a boolean from a spreadsheet; null when empty. */
 export type Cell = string | number | boolean | null
 
 /** A row of the file, numbered as a spreadsheet shows it (the first row is 1). */
-export type SourceRow = { row: number; cells: Cell[] }
+export interface SourceRow {
+  row: number
+  cells: Cell[]
+}
 
 /** Bounds on what a spreadsheet may make the server hold once unpacked and parsed. */
-export type SpreadsheetLimits = { inflatedBytes: number; entries: number; rows: number }
+export interface SpreadsheetLimits {
+  inflatedBytes: number
+  entries: number
+  rows: number
+}
 
 export const SPREADSHEET_LIMITS: SpreadsheetLimits = {
   /** The sum of the sizes of the files inside an .xlsx once unpacked. */
@@ -199,7 +206,7 @@ async function* spreadsheetRows(
     throw new HttpProblem(415, `"${filename}" could not be read as an Excel workbook.`)
   }
   const sheet = workbook.Sheets[workbook.SheetNames[0] ?? '']
-  const data = (sheet?.['!data'] ?? []) as Array<Array<XLSX.CellObject | undefined> | undefined>
+  const data = (sheet?.['!data'] ?? []) as ((XLSX.CellObject | undefined)[] | undefined)[]
   if (data.length > limits.rows) {
     throw new HttpProblem(
       413,
@@ -212,7 +219,7 @@ async function* spreadsheetRows(
   const value = (cell: XLSX.CellObject | undefined): Cell => {
     if (!cell || cell.t === 'e' || cell.t === 'z') return null
     if (cell.t === 'n' && cell.z !== undefined && SSF.is_date(cell.z)) {
-      const day = SSF.parse_date_code(cell.v as number, { date1904 })
+      const day = SSF.parse_date_code(cell.v, { date1904 })
       if (day)
         return `${String(day.y).padStart(4, '0')}-${String(day.m).padStart(2, '0')}-${String(day.d).padStart(2, '0')}`
     }
@@ -242,7 +249,7 @@ function repackUnpacked(zip: Buffer, filename: string, limits: SpreadsheetLimits
         'save it as CSV, or split it into smaller workbooks.',
     )
   const broken = () => new HttpProblem(415, `"${filename}" could not be read as an Excel workbook.`)
-  const files: Array<{ name: Buffer; data: Buffer }> = []
+  const files: { name: Buffer; data: Buffer }[] = []
   try {
     // The end-of-central-directory record: the last 22 bytes, or before a comment of up to 64 KiB.
     let end = zip.length - 22
@@ -286,7 +293,7 @@ function repackUnpacked(zip: Buffer, filename: string, limits: SpreadsheetLimits
 }
 
 /** A ZIP archive of `files`, stored without compression (SheetJS does not check the CRCs, left 0). */
-function storedZip(files: Array<{ name: Buffer; data: Buffer }>): Buffer {
+function storedZip(files: { name: Buffer; data: Buffer }[]): Buffer {
   const parts: Buffer[] = []
   const directory: Buffer[] = []
   let offset = 0

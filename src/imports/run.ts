@@ -1,25 +1,29 @@
 // An upload from rows to a stored report: one transaction per file, rows stored in batches.
 import type { FastifyBaseLogger } from 'fastify'
-import { REPORT_ERRORS_LIMIT, type UploadReport } from '../../schemas/upload.js'
+import { REPORT_ERRORS_LIMIT, type UploadKind, type UploadMode, type UploadReport } from '../../schemas/upload.js'
 import type { Db } from '../db/connect.js'
 import { now } from '../services/values.js'
-import type { Kind, Pending, Value } from './parse.js'
-import { type Candidate, type Mode, type Outcome, stores } from './store.js'
+import type { Pending, RowValue } from './parse.js'
+import { type Candidate, type Outcome, stores } from './store.js'
 
 /** Rows checked against the database and stored together; bounds the memory an upload holds. */
 const BATCH_ROWS = 500
 
-export type ImportOptions = { filename: string; mode: Mode; log: FastifyBaseLogger }
+export interface ImportOptions {
+  filename: string
+  mode: UploadMode
+  log: FastifyBaseLogger
+}
 
 /**
  * Stores the valid rows in batches, skips the others with their reasons, and stores the report,
  * all in one transaction: the rows of a file are stored together or not at all. Skipped rows are
  * logged one by one; the report lists the first of them.
  */
-export async function importRows<K extends Kind>(
+export async function importRows<K extends UploadKind>(
   db: Db,
   kind: K,
-  rows: AsyncIterable<Pending<Value<K>>[]>,
+  rows: AsyncIterable<Pending<RowValue<K>>[]>,
   { filename, mode, log }: ImportOptions,
 ): Promise<UploadReport> {
   // The transaction (and with it the database) is taken when the first rows are ready, not while a
@@ -33,11 +37,11 @@ export async function importRows<K extends Kind>(
   }
 }
 
-async function store<K extends Kind>(
+async function store<K extends UploadKind>(
   db: Db,
   kind: K,
-  iterator: AsyncIterator<Pending<Value<K>>[]>,
-  first: IteratorResult<Pending<Value<K>>[]>,
+  iterator: AsyncIterator<Pending<RowValue<K>>[]>,
+  first: IteratorResult<Pending<RowValue<K>>[]>,
   { filename, mode, log }: ImportOptions,
 ): Promise<UploadReport> {
   return db.transaction().execute(async (trx) => {
@@ -68,9 +72,9 @@ async function store<K extends Kind>(
       uploadLog.info({ row, reason }, 'upload row skipped')
     }
     const storeBatch = stores[kind](trx, mode, created)
-    let pending: Pending<Value<K>>[] = []
+    let pending: Pending<RowValue<K>>[] = []
     const flush = async () => {
-      const valid = pending.filter((entry) => entry.reason === undefined) as Candidate<Value<K>>[]
+      const valid = pending.filter((entry) => entry.reason === undefined) as Candidate<RowValue<K>>[]
       const outcomes: Outcome[] = valid.length > 0 ? await storeBatch(valid) : []
       let next = 0
       for (const entry of pending) {

@@ -1,13 +1,14 @@
 // The worker thread that reads spreadsheets: SheetJS parsing takes seconds and must not stop the server.
 import { parentPort } from 'node:worker_threads'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 import type { Format } from './formats.js'
-import { type Kind, parsedRows } from './parse.js'
+import type { UploadKind } from '../../schemas/upload.js'
+import { parsedRows } from './parse.js'
 import { readRows, type SpreadsheetLimits } from './read.js'
 
-export type SheetJob = {
+export interface SheetJob {
   id: number
-  kind: Kind
+  kind: UploadKind
   path: string
   filename: string
   format: Format

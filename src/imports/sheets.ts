@@ -2,9 +2,10 @@
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 import type { Format } from './formats.js'
-import type { Kind, Pending, Value } from './parse.js'
+import type { UploadKind } from '../../schemas/upload.js'
+import type { Pending, RowValue } from './parse.js'
 import { SPREADSHEET_LIMITS } from './read.js'
 import type { SheetJob, SheetMessage } from './sheet-worker.js'
 
@@ -48,9 +49,9 @@ function startWorker(): Worker {
 }
 
 /** The rows of a spreadsheet, parsed as CSV rows are, batch by batch as the worker posts them. */
-export function sheetRows<K extends Kind>(job: { kind: K; path: string; filename: string; format: Format }) {
+export function sheetRows<K extends UploadKind>(job: { kind: K; path: string; filename: string; format: Format }) {
   return {
-    async *[Symbol.asyncIterator](): AsyncGenerator<Pending<Value<K>>[]> {
+    async *[Symbol.asyncIterator](): AsyncGenerator<Pending<RowValue<K>>[]> {
       let release!: () => void
       const previous = turn
       turn = new Promise<void>((resolve) => (release = resolve))
@@ -90,7 +91,7 @@ export function sheetRows<K extends Kind>(job: { kind: K; path: string; filename
             await new Promise<void>((resolve) => (wake = resolve))
             wake = undefined
           } else if ('batch' in message) {
-            yield message.batch as Pending<Value<K>>[]
+            yield message.batch as Pending<RowValue<K>>[]
           } else if ('done' in message) {
             finished = true
             return

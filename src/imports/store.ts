@@ -1,18 +1,19 @@
 // Storing the valid rows of an upload, batch by batch, inside its transaction.
 import type { ImportProduct } from '../../schemas/product.js'
-import type { UploadReport } from '../../schemas/upload.js'
+import type { UploadKind, UploadMode } from '../../schemas/upload.js'
 import { insertMany } from '../db/bulk.js'
 import type { Db } from '../db/connect.js'
 import { newCustomerRow, toColumns } from '../services/customers.js'
 import { newProductRow } from '../services/products.js'
-import type { CustomerCandidate, Kind, Value } from './parse.js'
-
-export type Mode = UploadReport['mode']
+import type { CustomerCandidate, RowValue } from './parse.js'
 
 /** What became of a valid row when its batch was stored. */
 export type Outcome = 'inserted' | 'updated' | { reason: string }
 
-export type Candidate<T> = { row: number; value: T }
+export interface Candidate<T> {
+  row: number
+  value: T
+}
 
 /** Stores a batch of valid rows; the outcome of each, in order. */
 export type Store<T> = (batch: Candidate<T>[]) => Promise<Outcome[]>
@@ -22,7 +23,7 @@ export type Store<T> = (batch: Candidate<T>[]) => Promise<Outcome[]>
  * this upload inserted are found again through the database (not a set held in memory, which
  * would grow with the file): an id tells which row of the file inserted it.
  */
-function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandidate> {
+function customerStore(trx: Db, mode: UploadMode, time: string): Store<CustomerCandidate> {
   // The row of the file that inserted each id, from the first id this upload inserted. (A row
   // skipped by the database still uses up an id, so there may be holes.)
   let firstId: number | undefined
@@ -48,7 +49,7 @@ function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandida
    * earlier batch), and returns the id of each inserted one. Looks ids up only when some were
    * skipped: otherwise they are the consecutive ids up to the last.
    */
-  async function insert(rows: Candidate<CustomerCandidate>[]): Promise<Array<number | undefined>> {
+  async function insert(rows: Candidate<CustomerCandidate>[]): Promise<(number | undefined)[]> {
     const result = await insertMany(
       trx,
       'customers',
@@ -58,7 +59,7 @@ function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandida
       },
     )
     const count = result?.count ?? 0
-    let ids: Array<number | undefined>
+    let ids: (number | undefined)[]
     if (count === rows.length) {
       ids = rows.map((_, i) => result!.lastId - count + 1 + i)
     } else {
@@ -141,7 +142,7 @@ function customerStore(trx: Db, mode: Mode, time: string): Store<CustomerCandida
   }
 }
 
-function productStore(trx: Db, _mode: Mode, time: string): Store<ImportProduct> {
+function productStore(trx: Db, _mode: UploadMode, time: string): Store<ImportProduct> {
   return async (batch) => {
     const owners = [...new Set(batch.map(({ value }) => value.customerid).filter((id) => id != null))] as number[]
     const found =
@@ -163,7 +164,7 @@ function productStore(trx: Db, _mode: Mode, time: string): Store<ImportProduct> 
 }
 
 /** The store of one upload of each kind: inside its transaction, stamping rows with its `time`. */
-export const stores: { [K in Kind]: (trx: Db, mode: Mode, time: string) => Store<Value<K>> } = {
+export const stores: { [K in UploadKind]: (trx: Db, mode: UploadMode, time: string) => Store<RowValue<K>> } = {
   customers: customerStore,
   products: productStore,
 }

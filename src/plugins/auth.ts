@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Role } from '../../schemas/key.js'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 import { prefersHtml } from '../html.js'
 import type { Db } from '../db/connect.js'
 import { type Caller, callerOf } from '../services/keys.js'
@@ -15,7 +15,10 @@ const rank = (role: Role) => ROLES.indexOf(role)
 
 const REALM = 'CRM API'
 
-type Presented = { key: string; scheme: 'bearer' | 'header' | 'basic' }
+interface Presented {
+  key: string
+  scheme: 'bearer' | 'header' | 'basic'
+}
 
 /**
  * The key a request presents, if any, and how: `Authorization` (Bearer or Basic) first, then

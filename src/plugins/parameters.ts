@@ -1,7 +1,7 @@
 // Where a request's parameters come from: GET and DELETE from the query string or a JSON body, POST from the body.
 import { errorCodes, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { invalid, WHOLE_BODY } from '../errors.js'
+import { invalid, WHOLE_BODY } from '../problems.js'
 
 const BODY_PARAMETER_METHODS = new Set(['GET', 'DELETE'])
 
@@ -44,7 +44,8 @@ export default fp(
     app.removeContentTypeParser('application/json')
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
       if (body === '' && BODY_PARAMETER_METHODS.has(request.method)) return done(null, undefined)
-      parseJson(request, body as string, done)
+      // The default parser answers through `done`, synchronously.
+      void parseJson(request, body as string, done)
     })
     // Any other body is not something this API reads: 415, rather than text the schemas would
     // reject with a confusing message.
@@ -70,3 +71,14 @@ export default fp(
   },
   { name: 'parameters' },
 )
+
+/**
+ * The one parameter of `names` that a request gave, for endpoints that look records up by one of
+ * several keys (`id` or `name`); none or several is a 400.
+ */
+export function oneOf<K extends string>(parameters: Partial<Record<K, unknown>>, names: readonly [K, ...K[]]): K {
+  const given = names.filter((name) => parameters[name] !== undefined)
+  if (given.length === 0) throw invalid(names[0], `or ${names.slice(1).join(' or ')} is required`)
+  if (given.length > 1) throw invalid(given[0]!, `and ${given[1]} cannot be given together`)
+  return given[0]!
+}

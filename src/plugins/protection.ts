@@ -6,10 +6,12 @@ import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 import { identify } from './auth.js'
 
-type Options = { config: Config }
+interface Options {
+  config: Config
+}
 
 export default fp(
   async function protection(app: FastifyInstance, { config }: Options) {
@@ -39,7 +41,7 @@ export default fp(
 
 /** The rate limit of the API, counted per key (or per address without a valid one) before roles are checked. */
 export const limitRate = fp(
-  async function limitRate(app: FastifyInstance, { config }: Options) {
+  async function rateLimitPlugin(app: FastifyInstance, { config }: Options) {
     await app.register(rateLimit, {
       max: config.RATE_LIMIT_PER_MINUTE,
       timeWindow: 60_000,

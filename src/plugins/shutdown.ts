@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 
 /** How long a shutdown waits for requests already on their way before closing connections anyway. */
 const DRAIN_MS = 2000

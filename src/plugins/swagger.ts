@@ -26,7 +26,7 @@ const securitySchemes = {
 } as const
 
 export default fp(
-  async function openapi(app: FastifyInstance, { tags }: { tags: Array<{ name: string; description: string }> }) {
+  async function openapi(app: FastifyInstance, { tags }: { tags: { name: string; description: string }[] }) {
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -54,10 +54,12 @@ export default fp(
           ...(form !== undefined && { body: form }),
           ...(html && { security: [{ bearer: [] }, { apiKeyHeader: [] }, { basic: [] }] }),
         }
-        return { schema: documented as typeof schema, url }
+        return { schema: documented, url }
       },
       // Shared schemas become components named by their `$id` (`Customer`, `Problem`, ...).
-      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+      refResolver: {
+        buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}`,
+      },
     })
     await app.register(swaggerUi, {
       routePrefix: '/docs',

@@ -4,6 +4,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pageOf, problemResponses } from '../../schemas/common.js'
 import {
+  type ExportKind,
   type ExportQuery,
   ExportQuerySchema,
   ExportRecordSchema,
@@ -12,7 +13,7 @@ import {
 import { csvText } from '../exports/csv.js'
 import { writeXlsx } from '../exports/xlsx.js'
 import { writeTo } from '../exports/zip.js'
-import { type ExportKind, exportSource, finishExport, listExports, startExport } from '../services/exports.js'
+import { exportSource, finishExport, listExports, startExport } from '../services/exports.js'
 import * as examples from '../../schemas/examples.js'
 
 export const tag = {

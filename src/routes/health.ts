@@ -2,7 +2,7 @@
 // `/ready` (the database answers). Neither needs a key; neither says more than it must.
 import { sql } from 'kysely'
 import type { FastifyPluginAsync } from 'fastify'
-import { HttpProblem } from '../errors.js'
+import { HttpProblem } from '../problems.js'
 
 const health: FastifyPluginAsync = async (app) => {
   const hidden = { schema: { hide: true }, config: { public: true } }

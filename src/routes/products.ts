@@ -8,7 +8,8 @@ import {
   ProductSchema,
   UpdateProductSchema,
 } from '../../schemas/product.js'
-import { invalid, oneOf, WHOLE_BODY } from '../errors.js'
+import { oneOf } from '../plugins/parameters.js'
+import { invalid, WHOLE_BODY } from '../problems.js'
 import {
   createProduct,
   deleteProducts,

@@ -11,21 +11,22 @@ import { HtmlPage, problemResponses } from '../../schemas/common.js'
 import {
   CustomerUploadQuerySchema,
   ProductUploadQuerySchema,
-  UploadMode,
+  UploadModeSchema,
   UploadReportQuerySchema,
   UploadReportSchema,
   FILENAME_MAX_LENGTH,
+  type UploadKind,
+  type UploadMode,
   type UploadReport,
   uploadForm,
 } from '../../schemas/upload.js'
 import type { Config } from '../config.js'
-import { HttpProblem, invalid } from '../errors.js'
+import { HttpProblem, invalid } from '../problems.js'
 import { prefersHtml, reportPage } from '../html.js'
 import { checkContent, formatOf } from '../imports/formats.js'
-import { type Kind, parsedRows } from '../imports/parse.js'
+import { parsedRows } from '../imports/parse.js'
 import { readRows } from '../imports/read.js'
 import { sheetRows } from '../imports/sheets.js'
-import type { Mode } from '../imports/store.js'
 import { importRows } from '../imports/run.js'
 import { getReport } from '../services/uploads.js'
 import * as examples from '../../schemas/examples.js'
@@ -98,15 +99,15 @@ async function untilBodyEnds<T>(request: FastifyRequest, work: Promise<T>, stop:
 }
 
 /** The `mode` form field of the upload page, sent before the file; only customer uploads have one. */
-function modeField(file: MultipartFile, kind: Kind): Mode {
+function modeField(file: MultipartFile, kind: UploadKind): UploadMode {
   const field = file.fields.mode
   if (field === undefined) return 'insert'
   const value = 'value' in field ? String(field.value) : undefined
   if (kind !== 'customers') throw invalid('mode', 'is not a field of a product upload')
-  if (value === undefined || !(UploadMode.enum as string[]).includes(value)) {
-    throw invalid('mode', `must be one of ${UploadMode.enum.join(', ')}`)
+  if (value === undefined || !(UploadModeSchema.enum as string[]).includes(value)) {
+    throw invalid('mode', `must be one of ${UploadModeSchema.enum.join(', ')}`)
   }
-  return value as Mode
+  return value as UploadMode
 }
 
 const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
@@ -114,7 +115,7 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
   app.addSchema(UploadReportSchema)
 
   /** Keeps the uploaded file on disk while it is read, so a slow client never holds the database. */
-  async function upload(request: FastifyRequest, reply: FastifyReply, kind: Kind, queryMode?: Mode) {
+  async function upload(request: FastifyRequest, reply: FastifyReply, kind: UploadKind, queryMode?: UploadMode) {
     if (!request.isMultipart()) {
       throw new HttpProblem(415, 'An upload is a multipart/form-data form holding one file.')
     }

@@ -4,7 +4,7 @@ import type { Page } from '../../schemas/common.js'
 import type { CreateCustomer, Customer, UpdateCustomer } from '../../schemas/customer.js'
 import type { CustomerRow, CustomerRowUpdate, Database, NewCustomerRow } from '../../schemas/database.js'
 import { type Db, isUniqueViolation } from '../db/connect.js'
-import { conflict, notFound } from '../errors.js'
+import { conflict, notFound } from '../problems.js'
 import { centsToAmount, foldCase, now, paged } from './values.js'
 
 /** The sum of the prices, in cents, of the products assigned to the customer of the outer row. */

@@ -2,15 +2,13 @@
 import type { TObject, TSchema } from '@sinclair/typebox'
 import type { Page } from '../../schemas/common.js'
 import { CustomerSchema } from '../../schemas/customer.js'
-import type { ExportQuery, ExportRecord } from '../../schemas/export.js'
+import type { ExportKind, ExportQuery, ExportRecord } from '../../schemas/export.js'
 import { ProductSchema } from '../../schemas/product.js'
 import type { Db } from '../db/connect.js'
 import type { Column, ColumnType } from '../exports/xlsx.js'
 import { selectCustomers, toCustomer } from './customers.js'
 import { toProduct } from './products.js'
 import { now } from './values.js'
-
-export type ExportKind = ExportRecord['kind']
 
 /** Rows read from the database at a time: the export holds one page, and other requests run between pages. */
 const PAGE_ROWS = 1000
@@ -61,7 +59,7 @@ export async function exportSource(db: Db, kind: ExportKind) {
         ),
       )
       .executeTakeFirstOrThrow()
-    const columns = columnsOf(CustomerSchema, longest as Record<string, number | null>)
+    const columns = columnsOf(CustomerSchema, longest)
     const read = async (after: number) =>
       (
         await selectCustomers(db).where('customers.id', '>', after).orderBy('customers.id').limit(PAGE_ROWS).execute()

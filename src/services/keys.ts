@@ -2,7 +2,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { ApiKey, Role } from '../../schemas/key.js'
 import type { Db } from '../db/connect.js'
-import { notFound } from '../errors.js'
+import { notFound } from '../problems.js'
 import type { Page } from '../../schemas/common.js'
 import { now, paged } from './values.js'
 
@@ -60,7 +60,10 @@ export async function revokeKey(db: Db, which: number | string): Promise<ApiKey>
     .executeTakeFirstOrThrow()
 }
 
-export type Caller = { role: Role; key: string }
+export interface Caller {
+  role: Role
+  key: string
+}
 
 /**
  * Who a presented key belongs to: the `API_KEY` of the configuration (an admin), or a stored key

@@ -3,7 +3,7 @@ import type { Page } from '../../schemas/common.js'
 import type { NewProductRow, ProductRow } from '../../schemas/database.js'
 import type { CreateProduct, ImportProduct, Product, UpdateProduct } from '../../schemas/product.js'
 import type { Db } from '../db/connect.js'
-import { HttpProblem, notFound } from '../errors.js'
+import { HttpProblem, notFound } from '../problems.js'
 import { assertCustomerExists } from './customers.js'
 import { addYears, amountToCents, centsToAmount, foldCase, now, paged } from './values.js'
 

@@ -1,7 +1,8 @@
 // Conversions between the API's values and their stored forms.
-import type { SelectQueryBuilder } from 'kysely'
+import { type SelectQueryBuilder, sql } from 'kysely'
+import type { Database } from '../../schemas/database.js'
 import type { Page } from '../../schemas/common.js'
-import { invalid } from '../errors.js'
+import { invalid } from '../problems.js'
 
 /** The time of the event, as the ISO 8601 UTC text every timestamp column holds. */
 export const now = () => new Date().toISOString()
@@ -13,7 +14,7 @@ export const now = () => new Date().toISOString()
 export const foldCase = (text: string) =>
   // ASCII (most names and e-mail addresses) folds the same by lower case alone, and much faster.
   ASCII.test(text) ? text.toLowerCase() : text.normalize('NFKC').toUpperCase().toLowerCase()
-const ASCII = /^[\x00-\x7f]*$/
+const ASCII = /^\p{ASCII}*$/u
 
 /** Integer cents to the JSON number of the API (exact to the cent: 1999 is 19.99). */
 export const centsToAmount = (cents: number) => cents / 100
@@ -43,5 +44,5 @@ export function addYears(date: string, years: number): string {
 /** One page of a list: every list of the API is in id order (`query.$call(paged(page))`). */
 export const paged =
   (page: Page) =>
-  <Q extends SelectQueryBuilder<any, any, any>>(query: Q): Q =>
-    query.orderBy('id').limit(page.limit).offset(page.offset) as Q
+  <T extends keyof Database, O>(query: SelectQueryBuilder<Database, T, O>) =>
+    query.orderBy(sql.ref('id')).limit(page.limit).offset(page.offset)

@@ -1,14 +1,9 @@
-// Customer request (ticket) endpoints: open, close, get by id, list by customer.
+// Ticket endpoints (a customer's requests): open, close, get by id, list by customer.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
-import {
-  CloseRequestSchema,
-  CustomerRequestSchema,
-  OpenRequestSchema,
-  RequestQuerySchema,
-} from '../../schemas/request.js'
-import { oneOf } from '../errors.js'
-import { closeRequest, getRequest, listRequests, openRequest } from '../services/requests.js'
+import { CloseTicketSchema, TicketSchema, OpenTicketSchema, TicketQuerySchema } from '../../schemas/ticket.js'
+import { oneOf } from '../plugins/parameters.js'
+import { closeTicket, getTicket, listTickets, openTicket } from '../services/tickets.js'
 import * as examples from '../../schemas/examples.js'
 
 export const tag = {
@@ -16,10 +11,10 @@ export const tag = {
   description: "Customer requests (tickets): a customer's inquiry or problem, opened and then closed with its outcome.",
 }
 const tags = [tag.name]
-const Ticket = Type.Ref(CustomerRequestSchema)
+const Ticket = Type.Ref(TicketSchema)
 
-const requests: FastifyPluginAsyncTypebox = async (app) => {
-  app.addSchema(CustomerRequestSchema)
+const tickets: FastifyPluginAsyncTypebox = async (app) => {
+  app.addSchema(TicketSchema)
 
   app.post(
     '/api/open/customer/request',
@@ -30,14 +25,14 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Open a ticket for a customer',
         description: '`request` and `customerid` are required; the customer must exist. The ticket opens now.',
-        body: OpenRequestSchema,
+        body: OpenTicketSchema,
         response: {
           201: jsonResponse(Ticket, 'The opened ticket.', examples.openTicket),
           ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await openRequest(app.db, request.body)),
+    async (request, reply) => reply.code(201).send(await openTicket(app.db, request.body)),
   )
 
   app.post(
@@ -52,7 +47,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
           '`id`, `resolved` (true or false, also as the strings "true" and "false") and `resolution` are ' +
           'required. Closing stores the outcome and the closing time. A ticket closes once: closing it again ' +
           'is a 409 and changes nothing.',
-        body: CloseRequestSchema,
+        body: CloseTicketSchema,
         response: {
           200: jsonResponse(Ticket, 'The closed ticket.', examples.closedTicket),
           ...problemResponses({
@@ -62,7 +57,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (request) => closeRequest(app.db, request.body),
+    async (request) => closeTicket(app.db, request.body),
   )
 
   app.get(
@@ -77,7 +72,7 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
           "Give `id` for that ticket (404 if there is none) or `customerid` for that customer's tickets, oldest " +
           'first, paged by `limit` and `offset` (404 if there is no such customer, an empty list if they have ' +
           'none). Parameters come in the query string or in a JSON body.',
-        querystring: RequestQuerySchema,
+        querystring: TicketQuerySchema,
         response: {
           200: Type.Union([Ticket, Type.Array(Ticket)], {
             description: 'One ticket (by `id`) or a list of tickets (by `customerid`).',
@@ -90,10 +85,10 @@ const requests: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { query } = request
       return oneOf(query, ['id', 'customerid']) === 'id'
-        ? getRequest(app.db, query.id!)
-        : listRequests(app.db, query.customerid!, pageOf(query))
+        ? getTicket(app.db, query.id!)
+        : listTickets(app.db, query.customerid!, pageOf(query))
     },
   )
 }
 
-export default requests
+export default tickets

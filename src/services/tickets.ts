@@ -1,13 +1,13 @@
-// Customer request (ticket) queries.
+// Ticket queries (a customer's requests, in the `customer_requests` table).
 import type { Page } from '../../schemas/common.js'
-import type { CustomerRequestRow } from '../../schemas/database.js'
-import type { CloseRequest, CustomerRequest, OpenRequest } from '../../schemas/request.js'
+import type { TicketRow } from '../../schemas/database.js'
+import type { CloseTicket, Ticket, OpenTicket } from '../../schemas/ticket.js'
 import type { Db } from '../db/connect.js'
-import { conflict, notFound } from '../errors.js'
+import { conflict, notFound } from '../problems.js'
 import { assertCustomerExists } from './customers.js'
 import { now, paged } from './values.js'
 
-const toRequest = (row: CustomerRequestRow): CustomerRequest => ({
+const toTicket = (row: TicketRow): Ticket => ({
   id: row.id,
   customerid: row.customerid,
   request: row.request,
@@ -17,7 +17,7 @@ const toRequest = (row: CustomerRequestRow): CustomerRequest => ({
   closed: row.closed,
 })
 
-export async function openRequest(db: Db, input: OpenRequest): Promise<CustomerRequest> {
+export async function openTicket(db: Db, input: OpenTicket): Promise<Ticket> {
   return db.transaction().execute(async (trx) => {
     await assertCustomerExists(trx, input.customerid)
     const row = await trx
@@ -25,7 +25,7 @@ export async function openRequest(db: Db, input: OpenRequest): Promise<CustomerR
       .values({ ...input, resolved: 0, resolution: null, opened: now(), closed: null })
       .returningAll()
       .executeTakeFirstOrThrow()
-    return toRequest(row)
+    return toTicket(row)
   })
 }
 
@@ -33,7 +33,7 @@ export async function openRequest(db: Db, input: OpenRequest): Promise<CustomerR
  * Closes an open ticket with its outcome. The update only matches an open ticket, so of two
  * closes racing, one wins and the other gets the 409; a closed ticket is never changed.
  */
-export async function closeRequest(db: Db, { id, resolved, resolution }: CloseRequest): Promise<CustomerRequest> {
+export async function closeTicket(db: Db, { id, resolved, resolution }: CloseTicket): Promise<Ticket> {
   const row = await db
     .updateTable('customer_requests')
     .set({ resolved: resolved ? 1 : 0, resolution, closed: now() })
@@ -41,19 +41,19 @@ export async function closeRequest(db: Db, { id, resolved, resolution }: CloseRe
     .where('closed', 'is', null)
     .returningAll()
     .executeTakeFirst()
-  if (row) return toRequest(row)
-  const existing = await getRequest(db, id)
+  if (row) return toTicket(row)
+  const existing = await getTicket(db, id)
   throw conflict(`Ticket ${id} was already closed at ${existing.closed}; a closed ticket cannot be closed again.`)
 }
 
-export async function getRequest(db: Db, id: number): Promise<CustomerRequest> {
+export async function getTicket(db: Db, id: number): Promise<Ticket> {
   const row = await db.selectFrom('customer_requests').selectAll().where('id', '=', id).executeTakeFirst()
   if (!row) throw notFound(`Ticket ${id}`)
-  return toRequest(row)
+  return toTicket(row)
 }
 
 /** A customer's tickets, oldest first; 404 when there is no such customer. */
-export async function listRequests(db: Db, customerid: number, page: Page): Promise<CustomerRequest[]> {
+export async function listTickets(db: Db, customerid: number, page: Page): Promise<Ticket[]> {
   await assertCustomerExists(db, customerid)
   const rows = await db
     .selectFrom('customer_requests')
@@ -61,5 +61,5 @@ export async function listRequests(db: Db, customerid: number, page: Page): Prom
     .where('customerid', '=', customerid)
     .$call(paged(page))
     .execute()
-  return rows.map(toRequest)
+  return rows.map(toTicket)
 }

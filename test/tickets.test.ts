@@ -1,4 +1,4 @@
-// The customer request (ticket) endpoints, rule by rule: open, close, get and list, and what is stored.
+// The ticket endpoints, rule by rule: open, close, get and list, and what is stored.
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { build, client, newCustomer, problemOf, type Client, type TestApp } from './helper.js'
@@ -83,7 +83,7 @@ t.test('open a ticket', async (t) => {
         { field: 'request', message: 'is required' },
       ],
     )
-    const cases: Array<[Record<string, unknown>, string, string]> = [
+    const cases: [Record<string, unknown>, string, string][] = [
       [{ customerid: 1 }, 'request', 'is required'],
       [{ request: LEAK }, 'customerid', 'is required'],
       [{ request: '   ', customerid: 1 }, 'request', LINES],
@@ -120,7 +120,7 @@ t.test('close a ticket', async (t) => {
 
   t.test('resolved is true or false, also as "true" or "false"; id may be a string', async (t) => {
     const { app, api } = await withCustomers(t)
-    const cases: Array<[unknown, boolean]> = [
+    const cases: [unknown, boolean][] = [
       [true, true],
       [false, false],
       ['true', true],
@@ -150,7 +150,7 @@ t.test('close a ticket', async (t) => {
         resolution: FIXED,
         ...fields,
       })
-      const cases: Array<[Record<string, unknown>, string, string]> = [
+      const cases: [Record<string, unknown>, string, string][] = [
         [close({ resolved: 'yes' }), 'resolved', 'must be boolean'],
         [close({ resolved: 1 }), 'resolved', 'must be boolean'],
         [close({ resolved: null }), 'resolved', 'must be boolean'],
@@ -228,7 +228,7 @@ t.test('close a ticket', async (t) => {
 
 t.test('get tickets', async (t) => {
   const { app, api } = await withCustomers(t)
-  const tickets: Array<Record<string, unknown>> = []
+  const tickets: Record<string, unknown>[] = []
   for (const [customerid, request] of [
     [1, 'First'],
     [2, 'Grace asks'],

@@ -1,9 +1,9 @@
-// Customer request (ticket) schemas: the stored row, the record, and each request's parameters.
+// Ticket schemas (a customer's request): the stored row, the record, and each operation's parameters.
 import { type Static, Type } from '@sinclair/typebox'
 import { Alternative, Id, MultilineText, Nullable, Paging, Timestamp } from './common.js'
 import * as examples from './examples.js'
 
-const Request = MultilineText({
+const RequestText = MultilineText({
   maxLength: 5000,
   description: "The customer's inquiry or problem.",
   examples: ['My espresso machine leaks water.'],
@@ -15,33 +15,34 @@ const Resolution = MultilineText({
   examples: ['Replaced the gasket under warranty.'],
 })
 
-const Customer = { ...Id, description: 'The customer who opened the ticket; must exist.' }
+const CustomerId = { ...Id, description: 'The customer who opened the ticket; must exist.' }
 
-export const CustomerRequestSchema = Type.Object(
+export const TicketSchema = Type.Object(
   {
     id: Id,
-    customerid: Customer,
-    request: Request,
+    customerid: CustomerId,
+    request: RequestText,
     resolved: Type.Boolean({ description: 'Whether the problem was solved; false while open.', examples: [true] }),
     resolution: { ...Nullable(Resolution), description: 'How it was resolved; null while open.' },
     opened: Timestamp,
     closed: { ...Nullable(Timestamp), description: 'When the ticket was closed (UTC); null while open.' },
   },
+  // The document has always named the component CustomerRequest, and generated clients use that name.
   { $id: 'CustomerRequest', description: 'A customer request (ticket).', additionalProperties: false },
 )
-export type CustomerRequest = Static<typeof CustomerRequestSchema>
+export type Ticket = Static<typeof TicketSchema>
 
-export const OpenRequestSchema = Type.Object(
-  { request: Request, customerid: Customer },
+export const OpenTicketSchema = Type.Object(
+  { request: RequestText, customerid: CustomerId },
   {
     additionalProperties: false,
     description: 'A new ticket. Unknown fields are refused.',
     examples: [examples.newTicket],
   },
 )
-export type OpenRequest = Static<typeof OpenRequestSchema>
+export type OpenTicket = Static<typeof OpenTicketSchema>
 
-export const CloseRequestSchema = Type.Object(
+export const CloseTicketSchema = Type.Object(
   {
     id: { ...Id, description: 'The ticket to close.' },
     resolved: Type.Boolean({
@@ -56,9 +57,9 @@ export const CloseRequestSchema = Type.Object(
     examples: [examples.ticketClosing],
   },
 )
-export type CloseRequest = Static<typeof CloseRequestSchema>
+export type CloseTicket = Static<typeof CloseTicketSchema>
 
-export const RequestQuerySchema = Type.Object(
+export const TicketQuerySchema = Type.Object(
   {
     id: Type.Optional({ ...Id, description: 'Get this ticket.' }),
     customerid: Type.Optional(Alternative({ ...Id, description: "List this customer's tickets." })),
@@ -66,10 +67,10 @@ export const RequestQuerySchema = Type.Object(
   },
   { additionalProperties: false },
 )
-export type RequestQuery = Static<typeof RequestQuerySchema>
+export type TicketQuery = Static<typeof TicketQuerySchema>
 
 /** The `customer_requests` table. `resolved` is 0 or 1. */
-export const CustomerRequestRowSchema = Type.Object({
+export const TicketRowSchema = Type.Object({
   id: Type.Integer(),
   customerid: Type.Integer(),
   request: Type.String(),
