@@ -2,10 +2,10 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { Id, StringEnum, Timestamp } from './common.js'
 
-/** How many skipped rows a report lists; every skipped row is logged, and `skipped` counts them all. */
 /** The longest file name an upload takes (most file systems allow 255 bytes). */
 export const FILENAME_MAX_LENGTH = 255
 
+/** How many skipped rows a report lists; every skipped row is logged, and `skipped` counts them all. */
 export const REPORT_ERRORS_LIMIT = 1000
 
 const count = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] })
