@@ -88,10 +88,7 @@ t.test('customers as a workbook: header, typed cells, exact revenue, formula-lik
   t.notMatch(sheetXml, /<f>/, 'no formula anywhere')
   const widths = (sheet['!cols'] ?? []).map((col) => col?.width ?? col?.wch)
   t.equal(widths.length, rows[0]!.length, 'every column has a width')
-  t.ok(
-    widths[3]! >= 'address'.length && widths[3]! >= newCustomer().address.length,
-    'wide enough for the longest address',
-  )
+  t.equal(widths[3], newCustomer().address.length + 2, 'as wide as the longest address, with a margin')
 })
 
 t.test('an empty table gives the header row alone', async (t) => {
@@ -149,7 +146,7 @@ t.test('CSV: a BOM, CRLF, quoting as RFC 4180, formula-like text neutralised', a
   t.match(lines[1], /^1,"'=cmd\|' \/C calc'!A0",ada@example\.com,"Rue ""Élysée"",\nParis",,false,false,false,active,0,/)
   t.match(
     lines[2],
-    /^2,"'-2\+3",b@example\.com,12 St James Square\\, London|^2,"'-2\+3",b@example\.com,"12 St James Square, London","'@home",/,
+    /^2,"'-2\+3",b@example\.com,"12 St James Square, London","'@home",false,false,false,active,0,[\d-]+T[\d:.]+Z,[\d-]+T[\d:.]+Z$/,
   )
   const parsed = XLSX.read(res.rawPayload, { type: 'buffer', raw: true })
   t.equal(XLSX.utils.sheet_to_json<unknown[]>(parsed.Sheets[parsed.SheetNames[0]!]!, { header: 1 }).length, 3)

@@ -1,6 +1,8 @@
 // A one-sheet XLSX workbook written as a stream: rows go out as they come, and memory stays flat.
-import type { Writable } from 'node:stream'
-import { ZipWriter } from './zip.js'
+import { ZipWriter } from '../zip.js'
+
+/** A value as a column holds it: what the JSON API shows for the field, null when it has none. */
+export type CellValue = string | number | boolean | null
 
 /** How a column's values are written: as numbers, money (two decimals), booleans, dates, timestamps or text. */
 export type ColumnType = 'number' | 'money' | 'boolean' | 'date' | 'timestamp' | 'text'
@@ -11,11 +13,10 @@ export interface Column {
 }
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }
+/** Anything outside XML 1.0's `Char` production (section 2.2): controls, lone surrogates, U+FFFE and U+FFFF. */
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu
 /** Text as XML: escaped, and any character XML 1.0 cannot hold (stored before today's rules) as U+FFFD. */
-const xml = (text: string) =>
-  text
-    .replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!)
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|\p{Cs}/gu, '\uFFFD')
+const xml = (text: string) => text.replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!).replace(NOT_XML_CHAR, '\uFFFD')
 
 const DAY_MS = 86_400_000
 const EXCEL_EPOCH = Date.UTC(1899, 11, 30)
@@ -35,8 +36,8 @@ const STYLE = { header: 1, date: 2, timestamp: 3, money: 4 } as const
  * One cell. Text is always an inline string, never a formula: `=SUM(A1)` stays those characters.
  * An empty value is an empty cell, so the cells after it keep their columns.
  */
-function cell(type: ColumnType, value: unknown): string {
-  if (value === null || value === undefined) return '<c/>'
+function cell(type: ColumnType, value: CellValue): string {
+  if (value === null) return '<c/>'
   switch (type) {
     case 'number':
       return `<c><v>${value}</v></c>`
@@ -57,7 +58,7 @@ const textCell = (text: string, style?: number) =>
   `<c t="inlineStr"${style ? ` s="${style}"` : ''}><is><t${/^\s|\s$|\n/.test(text) ? ' xml:space="preserve"' : ''}>${xml(text)}</t></is></c>`
 
 /** The sheet's XML: frozen header row, column widths, then the rows, in chunks of about 64 KB. */
-async function* sheetXml(columns: Column[], rows: AsyncIterable<unknown[][]>): AsyncGenerator<string> {
+async function* sheetXml(columns: Column[], rows: AsyncIterable<CellValue[][]>): AsyncGenerator<string> {
   const widths = columns.map(
     (column, i) => `<col min="${i + 1}" max="${i + 1}" width="${column.width}" customWidth="1"/>`,
   )
@@ -75,7 +76,7 @@ async function* sheetXml(columns: Column[], rows: AsyncIterable<unknown[][]>): A
   for await (const page of rows) {
     for (const values of page) {
       let line = `<row r="${++r}">`
-      for (let i = 0; i < columns.length; i++) line += cell(columns[i]!.type, values[i])
+      for (let i = 0; i < columns.length; i++) line += cell(columns[i]!.type, values[i] ?? null)
       chunk += `${line}</row>`
       if (chunk.length > 65_536) {
         yield chunk
@@ -125,14 +126,21 @@ const STYLES =
   '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>' +
   '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
 
-/** Writes a workbook of one sheet, `sheetName`: the header row of `columns`, then every row of `rows`. */
-export async function writeXlsx(out: Writable, sheetName: string, columns: Column[], rows: AsyncIterable<unknown[][]>) {
-  const zip = new ZipWriter(out)
-  await zip.entry('[Content_Types].xml', [CONTENT_TYPES])
-  await zip.entry('_rels/.rels', [ROOT_RELS])
-  await zip.entry('xl/workbook.xml', [workbookXml(sheetName)])
-  await zip.entry('xl/_rels/workbook.xml.rels', [WORKBOOK_RELS])
-  await zip.entry('xl/styles.xml', [STYLES])
-  await zip.entry('xl/worksheets/sheet1.xml', sheetXml(columns, rows))
-  await zip.finish()
+/**
+ * The bytes of a workbook of one sheet, `sheetName`: the header row of `columns`, then every row of
+ * `rows`. Rows are read only as the bytes before them are taken.
+ */
+export async function* xlsxBytes(
+  sheetName: string,
+  columns: Column[],
+  rows: AsyncIterable<CellValue[][]>,
+): AsyncGenerator<Buffer> {
+  const zip = new ZipWriter()
+  yield* zip.entry('[Content_Types].xml', [CONTENT_TYPES])
+  yield* zip.entry('_rels/.rels', [ROOT_RELS])
+  yield* zip.entry('xl/workbook.xml', [workbookXml(sheetName)])
+  yield* zip.entry('xl/_rels/workbook.xml.rels', [WORKBOOK_RELS])
+  yield* zip.entry('xl/styles.xml', [STYLES])
+  yield* zip.entry('xl/worksheets/sheet1.xml', sheetXml(columns, rows))
+  yield zip.finish()
 }

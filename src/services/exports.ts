@@ -1,17 +1,112 @@
-// Export queries: the columns and the rows of each kind, page by page in id order, and the audit records.
+// The export pipeline: every customer or product, in id order, streamed as a workbook or CSV; and the audit records.
+import type { Socket } from 'node:net'
+import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { TObject, TSchema } from '@sinclair/typebox'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Page } from '../../schemas/common.js'
 import { CustomerSchema } from '../../schemas/customer.js'
-import type { ExportKind, ExportQuery, ExportRecord } from '../../schemas/export.js'
+import type { ExportFormat, ExportKind, ExportQuery, ExportRecord } from '../../schemas/export.js'
 import { ProductSchema } from '../../schemas/product.js'
 import type { Db } from '../db/connect.js'
-import type { Column, ColumnType } from '../exports/xlsx.js'
+import { csvText } from '../exports/csv.js'
+import { type CellValue, type Column, type ColumnType, xlsxBytes } from '../exports/xlsx.js'
 import { selectCustomers, toCustomer } from './customers.js'
 import { toProduct } from './products.js'
 import { now } from './values.js'
 
 /** Rows read from the database at a time: the export holds one page, and other requests run between pages. */
 const PAGE_ROWS = 1000
+
+/** Who asks for an export. */
+export type Requester = Omit<ExportQuery, 'format'>
+
+/** The request an export answers, and what tells that its client went away. */
+export interface ExportClient {
+  /** Recorded with the export, as the logs name the request. */
+  requestId: string
+  log: FastifyBaseLogger
+  /** The response, which closes before it has finished when the client goes away. */
+  response: Writable
+  /** The connection, closed when the response cannot be completed. */
+  socket: Socket
+}
+
+/**
+ * Streams an export: rows go from the database to the returned stream page by page as the client
+ * takes them, so memory does not grow with the table; a client that goes away stops the work.
+ * The export is recorded and logged as it starts, and again when it ends.
+ */
+export async function streamExport(
+  db: Db,
+  kind: ExportKind,
+  format: ExportFormat,
+  requester: Requester,
+  client: ExportClient,
+): Promise<Readable> {
+  const id = await startExport(db, kind, format, requester, client.requestId)
+  const log = client.log.child({ export: id, kind, format })
+  const { name, surname, email } = requester
+  log.info({ requester: { name, surname, email } }, 'export started')
+  const { columns, rows } = await exportSource(db, kind)
+  const out = new PassThrough()
+  const { response, socket } = client
+  // The client went away before the end: stop reading and writing (writing to a closed stream fails).
+  response.once('close', () => {
+    if (!response.writableFinished) out.destroy()
+  })
+  const sent = { rows: 0 }
+  const pages = counted(rows, sent)
+  const file: AsyncIterable<Buffer | string> =
+    format === 'xlsx' ? xlsxBytes(kind, columns, pages) : csvText(columns, pages)
+  void writeAll(out, file)
+    .then(
+      async () => {
+        // Recorded before the last byte goes: a client that has the whole file finds it recorded.
+        await finishExport(db, id, sent.rows, true)
+        log.info({ rows: sent.rows }, 'export sent')
+        out.end()
+      },
+      async (error: Error) => {
+        out.destroy()
+        // The response cannot be completed: close its connection too, or it would wait for ever.
+        socket.destroy()
+        await finishExport(db, id, sent.rows, false)
+        log.warn({ rows: sent.rows, reason: error.message }, 'export stopped')
+      },
+    )
+    .catch((error: Error) => {
+      out.destroy(error)
+      log.error({ err: error }, 'export record could not be updated')
+    })
+  return out
+}
+
+/** The pages of `rows`, counted in `sent`: a page counts once the writer asks for the next, having taken it in. */
+async function* counted(rows: AsyncIterable<CellValue[][]>, sent: { rows: number }): AsyncGenerator<CellValue[][]> {
+  for await (const page of rows) {
+    yield page
+    sent.rows += page.length
+  }
+}
+
+/** Writes every chunk of `file` to `out`, each when `out` has room: the file is made only as fast as it is taken. */
+async function writeAll(out: Writable, file: AsyncIterable<Buffer | string>) {
+  for await (const chunk of file) await writeTo(out, chunk)
+}
+
+/** Writes `chunk`, waiting while `out` is full; fails once `out` is closed (the client went away). */
+async function writeTo(out: Writable, chunk: Buffer | string) {
+  if (out.destroyed) throw new Error('the download was closed')
+  if (out.write(chunk)) return
+  await new Promise<void>((resolve, reject) => {
+    const done = () => {
+      out.off('drain', done).off('close', done)
+      if (out.destroyed) reject(new Error('the download was closed'))
+      else resolve()
+    }
+    out.on('drain', done).on('close', done)
+  })
+}
 
 /** How a schema's property is written in a spreadsheet. */
 function columnType(
@@ -40,54 +135,74 @@ function columnsOf(schema: TObject, longest: Record<string, number | null>): Col
 }
 
 /** Pages of rows (arrays of cell values, in column order) in id order, read by key so no page is read twice. */
-async function* pages<T extends { id: number }>(read: (after: number) => Promise<T[]>, columns: Column[]) {
+async function* readPages<T extends { id: number } & Record<keyof T, CellValue>>(
+  readPage: (after: number) => Promise<T[]>,
+  columns: Column[],
+): AsyncGenerator<CellValue[][]> {
   for (let after = 0; ;) {
-    const records = await read(after)
+    const records = await readPage(after)
     if (records.length === 0) return
     after = records[records.length - 1]!.id
     yield records.map((record) => columns.map((column) => record[column.name as keyof T]))
   }
 }
 
-export async function exportSource(db: Db, kind: ExportKind) {
-  if (kind === 'customers') {
-    const longest = await db
-      .selectFrom('customers')
-      .select((eb) =>
-        ['name', 'email', 'address', 'phone', 'status'].map((c) =>
-          eb.fn.max(eb.fn<number>('length', [eb.ref(c as 'name')])).as(c),
-        ),
-      )
-      .executeTakeFirstOrThrow()
-    const columns = columnsOf(CustomerSchema, longest)
-    const read = async (after: number) =>
-      (
-        await selectCustomers(db).where('customers.id', '>', after).orderBy('customers.id').limit(PAGE_ROWS).execute()
-      ).map(toCustomer)
-    return { columns, rows: pages(read, columns) }
-  }
+/** The columns of an export, and its rows, page by page. */
+interface ExportSource {
+  columns: Column[]
+  rows: AsyncIterable<CellValue[][]>
+}
+
+function exportSource(db: Db, kind: ExportKind): Promise<ExportSource> {
+  return kind === 'customers' ? customerSource(db) : productSource(db)
+}
+
+async function customerSource(db: Db): Promise<ExportSource> {
+  const longest = await db
+    .selectFrom('customers')
+    .select((eb) =>
+      ['name', 'email', 'address', 'phone', 'status'].map((c) =>
+        eb.fn.max(eb.fn<number>('length', [eb.ref(c as 'name')])).as(c),
+      ),
+    )
+    .executeTakeFirstOrThrow()
+  const columns = columnsOf(CustomerSchema, longest)
+  const readPage = async (after: number) =>
+    (
+      await selectCustomers(db).where('customers.id', '>', after).orderBy('customers.id').limit(PAGE_ROWS).execute()
+    ).map(toCustomer)
+  return { columns, rows: readPages(readPage, columns) }
+}
+
+async function productSource(db: Db): Promise<ExportSource> {
   const longest = await db
     .selectFrom('products')
     .select((eb) => eb.fn.max(eb.fn<number>('length', [eb.ref('name')])).as('name'))
     .executeTakeFirstOrThrow()
   const columns = columnsOf(ProductSchema, longest)
-  const read = async (after: number) =>
+  const readPage = async (after: number) =>
     (await db.selectFrom('products').selectAll().where('id', '>', after).orderBy('id').limit(PAGE_ROWS).execute()).map(
       toProduct,
     )
-  return { columns, rows: pages(read, columns) }
+  return { columns, rows: readPages(readPage, columns) }
 }
 
 /** Records an export as it starts: even one that stops half way shows who took data out. */
-export async function startExport(db: Db, kind: ExportKind, query: ExportQuery, requestid: string) {
+async function startExport(
+  db: Db,
+  kind: ExportKind,
+  format: ExportFormat,
+  requester: Requester,
+  requestid: string,
+): Promise<number> {
   const { id } = await db
     .insertInto('export_records')
     .values({
       kind,
-      format: query.format ?? 'xlsx',
-      name: query.name,
-      surname: query.surname,
-      email: query.email,
+      format,
+      name: requester.name,
+      surname: requester.surname,
+      email: requester.email,
       rows: 0,
       completed: 0,
       requestid,
@@ -98,7 +213,7 @@ export async function startExport(db: Db, kind: ExportKind, query: ExportQuery, 
   return id
 }
 
-export async function finishExport(db: Db, id: number, rows: number, completed: boolean) {
+async function finishExport(db: Db, id: number, rows: number, completed: boolean) {
   await db
     .updateTable('export_records')
     .set({ rows, completed: completed ? 1 : 0 })
