@@ -52,7 +52,7 @@ export interface CustomerCandidate {
 }
 
 function parseCustomer(cells: Cell[]): CustomerCandidate | string {
-  const given: Record<string, unknown> = {}
+  const given: Record<string, string | boolean> = {}
   for (const [i, field] of CUSTOMER_ORDER.entries()) {
     const cell = cells[i]
     if (field.startsWith('opt')) {

@@ -19,17 +19,18 @@ export interface SourceRow {
 
 /** Bounds on what a spreadsheet may make the server hold once unpacked and parsed. */
 export interface SpreadsheetLimits {
+  /** The sum of the sizes of the files inside an .xlsx once unpacked. */
   inflatedBytes: number
+  /** Files inside an .xlsx. */
   entries: number
+  /** Rows read from the first sheet; rows past this are not read at all. */
   rows: number
 }
 
+/** The bounds every spreadsheet upload is held to. */
 export const SPREADSHEET_LIMITS: SpreadsheetLimits = {
-  /** The sum of the sizes of the files inside an .xlsx once unpacked. */
   inflatedBytes: 200 * 1024 * 1024,
-  /** Files inside an .xlsx. */
   entries: 10_000,
-  /** Rows read from the first sheet; rows past this are not read at all. */
   rows: 1_000_000,
 }
 
@@ -49,12 +50,32 @@ export function readRows(
  * is a row, whatever line breaks its quoted fields hold.
  */
 async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRow[]> {
-  // `fatal`: bytes that are not UTF-8 stop the upload (415) instead of turning into U+FFFD.
+  const source = createReadStream(path)
+  const text = source.pipe(utf8Text(filename))
+  text.on('error', () => source.destroy())
+  const chunks = new CsvChunks(text, filename)
+  let row = 0
+  try {
+    for (let data = await chunks.next(); data !== undefined; data = await chunks.next()) {
+      yield data.map((cells) => ({ row: ++row, cells }))
+    }
+  } finally {
+    // Stopped early (the upload failed): close the file rather than leave the parser paused on it.
+    chunks.stop()
+    source.destroy()
+  }
+}
+
+/**
+ * The file's bytes as text, checked as they stream by: bytes that are not UTF-8 stop the upload
+ * (415) instead of turning into U+FFFD, and so does a record longer than MAX_RECORD_CHARS.
+ */
+function utf8Text(filename: string): Transform {
   const decoder = new TextDecoder('utf-8', { fatal: true })
   const notText = () =>
     new HttpProblem(415, `"${filename}" is not UTF-8 text, so it is not a CSV file this upload reads.`)
   const records = new RecordLength(filename)
-  const decode = new Transform({
+  return new Transform({
     readableObjectMode: false,
     transform(chunk: Buffer, _encoding, done) {
       let text: string
@@ -78,65 +99,78 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
       }
     },
   })
-  const source = createReadStream(path)
-  const text = source.pipe(decode)
-  decode.on('error', () => source.destroy())
-  // Papa hands over the rows of each chunk of the file at once and waits (paused) until they are
-  // stored: memory holds one chunk, and there is one await per chunk, not per row.
-  const chunks: string[][][] = []
-  let read = 0
-  let parser: Papa.Parser | undefined
-  let finished = false
-  let failure: unknown
-  let wake: (() => void) | undefined
-  Papa.parse(text as unknown as File, {
-    delimiter: ',',
-    chunk(results: Papa.ParseResult<string[]>, handle: Papa.Parser) {
-      // A quote never closed swallows every line after it into one field: refuse the file
-      // rather than lose those rows without a word.
-      const unclosed = results.errors.find((error) => error.code === 'MissingQuotes')
-      if (unclosed) {
-        const line = read + (unclosed.row ?? 0) + 1
-        failure = new HttpProblem(415, `"${filename}" has a quote that is never closed, in row ${line}.`)
-        handle.abort()
-        wake?.()
-        return
-      }
-      read += results.data.length
-      chunks.push(results.data)
-      parser = handle
-      handle.pause()
-      wake?.()
-    },
-    complete() {
-      finished = true
-      wake?.()
-    },
-    error(error: Error) {
-      failure = error
-      wake?.()
-    },
-  })
-  let row = 0
-  try {
+}
+
+/**
+ * The records of CSV text, a chunk of the file at a time: papaparse hands over the rows of each
+ * chunk at once and waits (paused) until they are taken and the next are asked for. Memory holds
+ * one chunk, and there is one await per chunk, not per row.
+ */
+class CsvChunks {
+  readonly #chunks: string[][][] = []
+  /** Records handed over so far, to number the row where a quote opens and never closes. */
+  #read = 0
+  #parser: Papa.Parser | undefined
+  #handedOut = false
+  #finished = false
+  #failure: Error | undefined
+  #wake: (() => void) | undefined
+
+  constructor(
+    text: NodeJS.ReadableStream,
+    private readonly filename: string,
+  ) {
+    Papa.parse(text, {
+      delimiter: ',',
+      chunk: (results: Papa.ParseResult<string[]>, parser: Papa.Parser) => this.#take(results, parser),
+      complete: () => this.#end(),
+      error: (error: Error) => this.#end(error),
+    })
+  }
+
+  /** The records of the next chunk, once there is one; undefined after the last. */
+  async next(): Promise<string[][] | undefined> {
+    if (this.#handedOut && !this.#finished) this.#parser?.resume()
     for (;;) {
-      const data = chunks.shift()
+      const data = this.#chunks.shift()
       if (data) {
-        yield data.map((cells) => ({ row: ++row, cells }))
-        if (!finished) parser?.resume()
-      } else if (failure !== undefined) {
-        throw failure
-      } else if (finished) {
-        return
-      } else {
-        await new Promise<void>((resolve) => (wake = resolve))
-        wake = undefined
+        this.#handedOut = true
+        return data
       }
+      if (this.#failure !== undefined) throw this.#failure
+      if (this.#finished) return undefined
+      await new Promise<void>((resolve) => (this.#wake = resolve))
+      this.#wake = undefined
     }
-  } finally {
-    // Stopped early (the upload failed): close the file rather than leave the parser paused on it.
-    if (!finished) parser?.abort()
-    source.destroy()
+  }
+
+  /** Ends the parsing before the end of the file. */
+  stop() {
+    if (!this.#finished) this.#parser?.abort()
+  }
+
+  #take(results: Papa.ParseResult<string[]>, parser: Papa.Parser) {
+    // A quote never closed swallows every line after it into one field: refuse the file rather
+    // than lose those rows without a word.
+    const unclosed = results.errors.find((error) => error.code === 'MissingQuotes')
+    if (unclosed) {
+      const line = this.#read + (unclosed.row ?? 0) + 1
+      this.#failure = new HttpProblem(415, `"${this.filename}" has a quote that is never closed, in row ${line}.`)
+      parser.abort()
+      this.#wake?.()
+      return
+    }
+    this.#read += results.data.length
+    this.#chunks.push(results.data)
+    this.#parser = parser
+    parser.pause()
+    this.#wake?.()
+  }
+
+  #end(error?: Error) {
+    if (error) this.#failure = error
+    else this.#finished = true
+    this.#wake?.()
   }
 }
 
@@ -180,6 +214,17 @@ class RecordLength {
   }
 }
 
+/**
+ * The part of SheetJS's number format library (SSF) read here, which its typings leave as `any`.
+ */
+interface DateCodes {
+  /** Whether a number format shows a date. */
+  is_date(format: XLSX.NumberFormat): boolean
+  /** The day an Excel date serial number stands for; null when it is out of range. */
+  parse_date_code(serial: number, options: { date1904: boolean }): { y: number; m: number; d: number } | null
+}
+
+/** The rows of the first sheet of an .xls or .xlsx workbook, a thousand at a time. */
 async function* spreadsheetRows(
   path: string,
   filename: string,
@@ -189,10 +234,29 @@ async function* spreadsheetRows(
   const file = await readFile(path)
   const buffer = format === 'xlsx' ? repackUnpacked(file, filename, limits) : file
   // SheetJS is large: it is loaded when the first spreadsheet comes, not with the server.
-  const { read, SSF } = await import('xlsx')
-  let workbook: XLSX.WorkBook
+  const xlsx = await import('xlsx')
+  const workbook = readWorkbook(xlsx.read, buffer, filename, limits)
+  const data = firstSheet(workbook, filename, limits)
+  const value = cellValue(xlsx.SSF as DateCodes, Boolean(workbook.Workbook?.WBProps?.date1904))
+  for (let start = 0; start < data.length; start += 1000) {
+    const batch: SourceRow[] = []
+    for (let r = start; r < Math.min(start + 1000, data.length); r++) {
+      const row = data[r]
+      if (row) batch.push({ row: r + 1, cells: Array.from(row, value) })
+    }
+    yield batch
+  }
+}
+
+/** Parses the workbook: its first sheet only, and at most one row past the bound; 415 when it is none. */
+function readWorkbook(
+  read: typeof XLSX.read,
+  buffer: Buffer,
+  filename: string,
+  limits: SpreadsheetLimits,
+): XLSX.WorkBook {
   try {
-    workbook = read(buffer, {
+    return read(buffer, {
       type: 'buffer',
       dense: true,
       sheets: 0,
@@ -205,6 +269,10 @@ async function* spreadsheetRows(
   } catch {
     throw new HttpProblem(415, `"${filename}" could not be read as an Excel workbook.`)
   }
+}
+
+/** The rows of the first sheet, each an array of cells or a hole where the row is empty; 413 past the bound. */
+function firstSheet(workbook: XLSX.WorkBook, filename: string, limits: SpreadsheetLimits) {
   const sheet = workbook.Sheets[workbook.SheetNames[0] ?? '']
   const data = (sheet?.['!data'] ?? []) as ((XLSX.CellObject | undefined)[] | undefined)[]
   if (data.length > limits.rows) {
@@ -213,24 +281,22 @@ async function* spreadsheetRows(
       `"${filename}" has more than ${limits.rows.toLocaleString('en')} rows; split it into smaller files.`,
     )
   }
-  const date1904 = Boolean(workbook.Workbook?.WBProps?.date1904)
-  // A number in a cell formatted as a date is a date: it is read as `YYYY-MM-DD`, in the
-  // workbook's own date system (1900, or 1904 for old Mac workbooks). Any other number stays one.
-  const value = (cell: XLSX.CellObject | undefined): Cell => {
+  return data
+}
+
+/**
+ * How a workbook's cells read. A number in a cell formatted as a date is a date: it is read as
+ * `YYYY-MM-DD`, in the workbook's own date system (1900, or 1904 for old Mac workbooks). Any other
+ * number stays one.
+ */
+function cellValue(ssf: DateCodes, date1904: boolean): (cell: XLSX.CellObject | undefined) => Cell {
+  return (cell) => {
     if (!cell || cell.t === 'e' || cell.t === 'z') return null
-    if (cell.t === 'n' && cell.z !== undefined && SSF.is_date(cell.z)) {
-      const day = SSF.parse_date_code(cell.v, { date1904 })
+    if (cell.t === 'n' && typeof cell.v === 'number' && cell.z !== undefined && ssf.is_date(cell.z)) {
+      const day = ssf.parse_date_code(cell.v, { date1904 })
       if (day)
         return `${String(day.y).padStart(4, '0')}-${String(day.m).padStart(2, '0')}-${String(day.d).padStart(2, '0')}`
     }
     return (cell.v as Cell) ?? null
-  }
-  for (let start = 0; start < data.length; start += 1000) {
-    const batch: SourceRow[] = []
-    for (let r = start; r < Math.min(start + 1000, data.length); r++) {
-      const row = data[r]
-      if (row) batch.push({ row: r + 1, cells: Array.from(row, value) })
-    }
-    yield batch
   }
 }

@@ -6,6 +6,7 @@ import type { UploadKind } from '../../schemas/upload.js'
 import { parsedRows } from './parse.js'
 import { readRows, type SpreadsheetLimits } from './read.js'
 
+/** A spreadsheet the server asks the worker to read, numbered `id`, and the kind of rows it holds. */
 export interface SheetJob {
   id: number
   kind: UploadKind
@@ -22,13 +23,22 @@ export type SheetMessage = { id: number } & (
 
 const post = (message: SheetMessage) => parentPort!.postMessage(message)
 
-// One job at a time: the thread that starts a job waits for its end before sending the next.
-parentPort!.on('message', async ({ id, kind, path, filename, format, limits }: SheetJob) => {
-  try {
-    for await (const batch of parsedRows(kind, readRows(path, filename, format, limits), format)) post({ id, batch })
-    post({ id, done: true })
-  } catch (error) {
-    const problem = error instanceof HttpProblem ? { status: error.statusCode, detail: error.message } : undefined
-    post(problem ? { id, problem } : { id, error: String(error) })
-  }
+/** Posts the rows of a job, parsed, batch by batch as they are read. */
+async function postRows({ id, kind, path, filename, format, limits }: SheetJob): Promise<void> {
+  for await (const batch of parsedRows(kind, readRows(path, filename, format, limits), format)) post({ id, batch })
+}
+
+/** Why a job failed, in words that cross to the server: a problem keeps its status and detail. */
+function failure(id: number, error: unknown): SheetMessage {
+  if (error instanceof HttpProblem) return { id, problem: { status: error.statusCode, detail: error.message } }
+  return { id, error: String(error) }
+}
+
+// One job at a time: the thread that starts a job waits for its end before sending the next. Every
+// job ends with a message; a message that cannot be posted ends the thread, which the server sees.
+parentPort!.on('message', (job: SheetJob) => {
+  postRows(job).then(
+    () => post({ id: job.id, done: true }),
+    (error: unknown) => post(failure(job.id, error)),
+  )
 })

@@ -3,7 +3,6 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { HttpProblem } from '../problems.js'
-import type { Format } from './formats.js'
 import type { UploadKind } from '../../schemas/upload.js'
 import type { Pending, RowValue } from './parse.js'
 import { SPREADSHEET_LIMITS } from './read.js'
@@ -20,9 +19,10 @@ const WORKER_HEAP_MB = 1536
 
 /**
  * One worker, started with the first spreadsheet and kept (it does not hold the process open), so
- * that later uploads do not pay for loading SheetJS and the schemas again. Jobs take turns.
+ * that later uploads do not pay for loading SheetJS and the schemas again.
  */
 let worker: Worker | undefined
+/** Jobs take turns on the worker: this settles when the last one queued has ended. */
 let turn: Promise<void> = Promise.resolve()
 let jobs = 0
 
@@ -48,68 +48,101 @@ function startWorker(): Worker {
   return started
 }
 
+/** Waits for the jobs queued before this one; the function returned lets the next one go. */
+async function takeTurn(): Promise<() => void> {
+  let release!: () => void
+  const previous = turn
+  turn = new Promise<void>((resolve) => (release = resolve))
+  await previous
+  return release
+}
+
+/** What the worker posts about one job, kept until it is asked for, and why the worker failed, if it did. */
+class JobMessages {
+  readonly #messages: SheetMessage[] = []
+  #failure: Error | undefined
+  #wake: (() => void) | undefined
+
+  constructor(
+    private readonly thread: Worker,
+    private readonly id: number,
+    private readonly filename: string,
+  ) {
+    thread.on('message', this.#onMessage).on('error', this.#onError).on('exit', this.#onExit)
+  }
+
+  /** The next message about the job, once there is one; throws why the worker failed when none is left. */
+  async next(): Promise<SheetMessage> {
+    for (;;) {
+      const message = this.#messages.shift()
+      if (message !== undefined) return message
+      if (this.#failure !== undefined) throw this.#failure
+      await new Promise<void>((resolve) => (this.#wake = resolve))
+      this.#wake = undefined
+    }
+  }
+
+  close() {
+    this.thread.off('message', this.#onMessage).off('error', this.#onError).off('exit', this.#onExit)
+  }
+
+  readonly #onMessage = (message: SheetMessage) => {
+    if (message.id !== this.id) return
+    this.#messages.push(message)
+    this.#wake?.()
+  }
+
+  readonly #onError = (error: Error & { code?: string }) => {
+    this.#failure =
+      error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? new HttpProblem(
+            413,
+            `"${this.filename}" needs more memory to read than an upload may use; save it as CSV, or split it.`,
+          )
+        : error
+    this.#wake?.()
+  }
+
+  readonly #onExit = () => {
+    this.#failure ??= new Error('the spreadsheet worker stopped')
+    this.#wake?.()
+  }
+}
+
+/** A spreadsheet to read, and the kind of rows it holds. */
+type SheetFile<K extends UploadKind> = Pick<SheetJob, 'path' | 'filename' | 'format'> & { kind: K }
+
 /** The rows of a spreadsheet, parsed as CSV rows are, batch by batch as the worker posts them. */
-export function sheetRows<K extends UploadKind>(job: { kind: K; path: string; filename: string; format: Format }) {
-  return {
-    async *[Symbol.asyncIterator](): AsyncGenerator<Pending<RowValue<K>>[]> {
-      let release!: () => void
-      const previous = turn
-      turn = new Promise<void>((resolve) => (release = resolve))
-      await previous
-      const id = ++jobs
-      const current = (worker ??= startWorker())
-      const messages: SheetMessage[] = []
-      let failure: unknown
-      let wake: (() => void) | undefined
-      const onMessage = (message: SheetMessage) => {
-        if (message.id !== id) return
-        messages.push(message)
-        wake?.()
+export function sheetRows<K extends UploadKind>(job: SheetFile<K>): AsyncIterable<Pending<RowValue<K>>[]> {
+  return { [Symbol.asyncIterator]: () => readInWorker<K>(job) }
+}
+
+async function* readInWorker<K extends UploadKind>(job: SheetFile<K>): AsyncGenerator<Pending<RowValue<K>>[]> {
+  const release = await takeTurn()
+  const id = ++jobs
+  const current = (worker ??= startWorker())
+  const messages = new JobMessages(current, id, job.filename)
+  current.postMessage({ ...job, id, limits: SPREADSHEET_LIMITS } satisfies SheetJob)
+  let finished = false
+  try {
+    for (;;) {
+      const message = await messages.next()
+      if ('batch' in message) {
+        yield message.batch as Pending<RowValue<K>>[]
+        continue
       }
-      const onError = (error: Error & { code?: string }) => {
-        failure =
-          error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-            ? new HttpProblem(
-                413,
-                `"${job.filename}" needs more memory to read than an upload may use; save it as CSV, or split it.`,
-              )
-            : error
-        wake?.()
-      }
-      const onExit = () => {
-        failure ??= new Error('the spreadsheet worker stopped')
-        wake?.()
-      }
-      current.on('message', onMessage).on('error', onError).on('exit', onExit)
-      current.postMessage({ ...job, id, limits: SPREADSHEET_LIMITS } satisfies SheetJob)
-      let finished = false
-      try {
-        for (;;) {
-          const message = messages.shift()
-          if (message === undefined) {
-            if (failure !== undefined) throw failure
-            await new Promise<void>((resolve) => (wake = resolve))
-            wake = undefined
-          } else if ('batch' in message) {
-            yield message.batch as Pending<RowValue<K>>[]
-          } else if ('done' in message) {
-            finished = true
-            return
-          } else {
-            finished = true
-            if ('problem' in message) throw new HttpProblem(message.problem.status, message.problem.detail)
-            throw new Error(`reading the spreadsheet failed: ${message.error}`)
-          }
-        }
-      } finally {
-        current.off('message', onMessage).off('error', onError).off('exit', onExit)
-        // A job left half way (the upload failed) would go on posting: that worker is not reused.
-        if (!finished) {
-          if (worker === current) worker = undefined
-          await current.terminate()
-        }
-        release()
-      }
-    },
+      finished = true
+      if ('done' in message) return
+      if ('problem' in message) throw new HttpProblem(message.problem.status, message.problem.detail)
+      throw new Error(`reading the spreadsheet failed: ${message.error}`)
+    }
+  } finally {
+    messages.close()
+    // A job left half way (the upload failed) would go on posting: that worker is not reused.
+    if (!finished) {
+      if (worker === current) worker = undefined
+      await current.terminate()
+    }
+    release()
   }
 }

@@ -10,6 +10,7 @@ import type { CustomerCandidate, RowValue } from './parse.js'
 /** What became of a valid row when its batch was stored. */
 export type Outcome = 'inserted' | 'updated' | { reason: string }
 
+/** A valid row of the file: its number and the record it makes. */
 export interface Candidate<T> {
   row: number
   value: T
@@ -18,67 +19,81 @@ export interface Candidate<T> {
 /** Stores a batch of valid rows; the outcome of each, in order. */
 export type Store<T> = (batch: Candidate<T>[]) => Promise<Outcome[]>
 
-/**
- * Customer rows are unique by e-mail address, in the file and among stored customers. The rows
- * this upload inserted are found again through the database (not a set held in memory, which
- * would grow with the file): an id tells which row of the file inserted it.
- */
-function customerStore(trx: Db, mode: UploadMode, time: string): Store<CustomerCandidate> {
-  // The row of the file that inserted each id, from the first id this upload inserted. (A row
-  // skipped by the database still uses up an id, so there may be holes.)
-  let firstId: number | undefined
-  const insertedRows: number[] = []
-  const updatedRows = new Map<number, number>()
-  const earlierRow = (id: number) =>
-    firstId !== undefined && id >= firstId ? insertedRows[id - firstId] : updatedRows.get(id)
-  const inFile = (value: CustomerCandidate, row: number) => ({
-    reason: `Email ${value.customer.email} is already in row ${row} of this file`,
-  })
-  const stored = (value: CustomerCandidate, id: number) => ({
-    reason: `Email ${value.customer.email} belongs to a customer already stored (id ${id})`,
-  })
-  const idsOf = async (keys: string[]) =>
-    new Map(
-      (await trx.selectFrom('customers').select(['id', 'email_key']).where('email_key', 'in', keys).execute()).map(
-        (row) => [row.email_key, row.id],
-      ),
-    )
+const inFile = ({ customer }: CustomerCandidate, row: number) => ({
+  reason: `Email ${customer.email} is already in row ${row} of this file`,
+})
+const storedAlready = ({ customer }: CustomerCandidate, id: number) => ({
+  reason: `Email ${customer.email} belongs to a customer already stored (id ${id})`,
+})
 
-  /**
-   * Inserts the rows, skipping those whose e-mail address is taken (by a stored customer or by an
-   * earlier batch), and returns the id of each inserted one. Looks ids up only when some were
-   * skipped: otherwise they are the consecutive ids up to the last.
-   */
-  async function insert(rows: Candidate<CustomerCandidate>[]): Promise<(number | undefined)[]> {
-    const result = await insertMany(
-      trx,
-      'customers',
-      rows.map(({ value }) => newCustomerRow(value.customer, time)),
-      {
-        skipTaken: 'email_key',
-      },
-    )
-    const count = result?.count ?? 0
-    let ids: (number | undefined)[]
-    if (count === rows.length) {
-      ids = rows.map((_, i) => result!.lastId - count + 1 + i)
-    } else {
-      // The ids this statement gave are above every id before it: the `count` highest are new.
-      const found = await idsOf(rows.map(({ value }) => value.key))
-      const all = rows.map(({ value }) => found.get(value.key)!)
-      const lowestNew = [...all].sort((x, y) => y - x)[count - 1] ?? Number.POSITIVE_INFINITY
-      ids = all.map((id) => (id >= lowestNew ? id : undefined))
-    }
-    for (const [i, id] of ids.entries()) {
-      if (id === undefined) continue
-      firstId ??= id
-      insertedRows[id - firstId] = rows[i]!.row
-    }
-    return ids
+/**
+ * The row of the file that inserted or updated each customer this upload stored. The rows it
+ * inserted are found again through the database (not a set of addresses held in memory, which
+ * would grow with the file): an id tells which row inserted it, counting from the first id this
+ * upload inserted. (A row skipped by the database still uses up an id, so there may be holes.)
+ */
+class RowsById {
+  #firstId: number | undefined
+  readonly #inserted: number[] = []
+  readonly #updated = new Map<number, number>()
+
+  inserted(id: number, row: number) {
+    this.#firstId ??= id
+    this.#inserted[id - this.#firstId] = row
   }
 
-  return async (batch) => {
-    const outcomes: Outcome[] = new Array(batch.length)
+  updated(id: number, row: number) {
+    this.#updated.set(id, row)
+  }
+
+  /** The row of the file that stored customer `id`; undefined when no row of this upload did. */
+  rowOf(id: number): number | undefined {
+    return this.#firstId !== undefined && id >= this.#firstId
+      ? this.#inserted[id - this.#firstId]
+      : this.#updated.get(id)
+  }
+}
+
+/**
+ * Customer rows are unique by e-mail address, in the file and among stored customers. An upsert
+ * looks every address up before it stores; an insert inserts first, skipping the addresses taken,
+ * and looks up only those. Either way one rule, `#outcome`, says what each row comes to.
+ */
+class CustomerStore {
+  readonly #rows = new RowsById()
+
+  constructor(
+    private readonly trx: Db,
+    private readonly mode: UploadMode,
+    private readonly time: string,
+  ) {}
+
+  async store(batch: Candidate<CustomerCandidate>[]): Promise<Outcome[]> {
+    const outcomes = new Array<Outcome>(batch.length)
+    const unique = this.#firstOfEachAddress(batch, outcomes)
+    if (this.mode === 'upsert') await this.#upsert(batch, unique, outcomes)
+    else await this.#insert(batch, unique, outcomes)
+    return outcomes
+  }
+
+  /**
+   * What a row comes to, given the customer its address belongs to (`holder`, undefined when none):
+   * inserted, updated (upsert only), or skipped because an earlier row of the file has the address,
+   * a stored customer has it, or the row lacks what a new customer needs.
+   */
+  #outcome({ value }: Candidate<CustomerCandidate>, holder: number | undefined): Outcome {
+    if (holder === undefined) return value.incomplete ? { reason: value.incomplete } : 'inserted'
+    const earlier = this.#rows.rowOf(holder)
+    if (earlier !== undefined) return inFile(value, earlier)
+    return this.mode === 'upsert' ? 'updated' : storedAlready(value, holder)
+  }
+
+  /**
+   * Skips each row whose address an earlier row of the batch has, and returns the indexes of the
+   * others. A row that cannot make a new customer only counts as the first with its address where
+   * it may update a stored one.
+   */
+  #firstOfEachAddress(batch: Candidate<CustomerCandidate>[], outcomes: Outcome[]): number[] {
     const firstInBatch = new Map<string, number>()
     const unique: number[] = []
     for (const [i, { row, value }] of batch.entries()) {
@@ -87,68 +102,100 @@ function customerStore(trx: Db, mode: UploadMode, time: string): Store<CustomerC
         outcomes[i] = inFile(value, earlier)
         continue
       }
-      // A row that cannot make a new customer only counts as the first with its address where it
-      // may update a stored one.
-      if (!value.incomplete || mode === 'upsert') firstInBatch.set(value.key, row)
+      if (!value.incomplete || this.mode === 'upsert') firstInBatch.set(value.key, row)
       unique.push(i)
     }
-    /** A row whose address is taken: by an earlier row of the file, or by a stored customer. */
-    const takenBy = (i: number, id: number) => {
-      const earlier = earlierRow(id)
-      return earlier === undefined ? stored(batch[i]!.value, id) : inFile(batch[i]!.value, earlier)
-    }
+    return unique
+  }
 
-    if (mode === 'upsert') {
-      const existing = await idsOf(unique.map((i) => batch[i]!.value.key))
-      const inserts: number[] = []
-      for (const i of unique) {
-        const { row, value } = batch[i]!
-        const id = existing.get(value.key)
-        if (id !== undefined && earlierRow(id) !== undefined) outcomes[i] = takenBy(i, id)
-        else if (id === undefined && value.incomplete) outcomes[i] = { reason: value.incomplete }
-        else if (id === undefined) inserts.push(i)
-        else {
-          // Only the cells the row gave change: an empty cell leaves the stored value as it is.
-          await trx
-            .updateTable('customers')
-            .set({ ...toColumns(value.given), updated: time })
-            .where('id', '=', id)
-            .execute()
-          updatedRows.set(id, row)
-          outcomes[i] = 'updated'
-        }
-      }
-      await insert(inserts.map((i) => batch[i]!))
-      for (const i of inserts) outcomes[i] = 'inserted'
-      return outcomes
+  async #upsert(batch: Candidate<CustomerCandidate>[], unique: number[], outcomes: Outcome[]) {
+    const holders = await this.#holders(unique.map((i) => batch[i]!.value.key))
+    const inserts: Candidate<CustomerCandidate>[] = []
+    for (const i of unique) {
+      const candidate = batch[i]!
+      const holder = holders.get(candidate.value.key)
+      const outcome = (outcomes[i] = this.#outcome(candidate, holder))
+      if (outcome === 'inserted') inserts.push(candidate)
+      else if (outcome === 'updated') await this.#update(holder!, candidate)
     }
+    await this.#insertRows(inserts)
+  }
 
-    // Insert mode: insert first, and look the taken addresses up only when there are some.
+  async #insert(batch: Candidate<CustomerCandidate>[], unique: number[], outcomes: Outcome[]) {
     const complete = unique.filter((i) => !batch[i]!.value.incomplete)
     const incomplete = unique.filter((i) => batch[i]!.value.incomplete)
-    const ids = await insert(complete.map((i) => batch[i]!))
-    const skipped = complete.filter((_, k) => ids[k] === undefined)
-    const taken =
-      skipped.length + incomplete.length > 0
-        ? await idsOf([...skipped, ...incomplete].map((i) => batch[i]!.value.key))
-        : undefined
-    for (const [k, i] of complete.entries())
-      outcomes[i] = ids[k] === undefined ? takenBy(i, taken!.get(batch[i]!.value.key)!) : 'inserted'
-    for (const i of incomplete) {
-      const id = taken!.get(batch[i]!.value.key)
-      outcomes[i] = id === undefined ? { reason: batch[i]!.value.incomplete! } : takenBy(i, id)
+    const ids = await this.#insertRows(complete.map((i) => batch[i]!))
+    // Only the rows not inserted have an address that may be taken: look those up, when there are any.
+    const taken = [...complete.filter((_, k) => ids[k] === undefined), ...incomplete]
+    const holders = taken.length > 0 ? await this.#holders(taken.map((i) => batch[i]!.value.key)) : undefined
+    for (const [k, i] of complete.entries()) {
+      outcomes[i] = this.#outcome(batch[i]!, ids[k] === undefined ? holders?.get(batch[i]!.value.key) : undefined)
     }
-    return outcomes
+    for (const i of incomplete) outcomes[i] = this.#outcome(batch[i]!, holders?.get(batch[i]!.value.key))
+  }
+
+  /** Only the cells the row gave change: an empty cell leaves the stored value as it is. */
+  async #update(id: number, { row, value }: Candidate<CustomerCandidate>) {
+    await this.trx
+      .updateTable('customers')
+      .set({ ...toColumns(value.given), updated: this.time })
+      .where('id', '=', id)
+      .execute()
+    this.#rows.updated(id, row)
+  }
+
+  /**
+   * Inserts the rows, skipping those whose e-mail address is taken (by a stored customer or by an
+   * earlier batch), and returns the id of each inserted one. Looks ids up only when some were
+   * skipped: otherwise they are the consecutive ids up to the last.
+   */
+  async #insertRows(rows: Candidate<CustomerCandidate>[]): Promise<(number | undefined)[]> {
+    const customers = rows.map(({ value }) => newCustomerRow(value.customer, this.time))
+    const result = await insertMany(this.trx, 'customers', customers, { skipTaken: 'email_key' })
+    const count = result?.count ?? 0
+    const ids =
+      count === rows.length
+        ? rows.map((_, i) => result!.lastId - count + 1 + i)
+        : await this.#newIds(
+            rows.map(({ value }) => value.key),
+            count,
+          )
+    for (const [i, id] of ids.entries()) if (id !== undefined) this.#rows.inserted(id, rows[i]!.row)
+    return ids
+  }
+
+  /** The ids of the `count` rows an insert of these addresses stored: above every id before it. */
+  async #newIds(keys: string[], count: number): Promise<(number | undefined)[]> {
+    const found = await this.#holders(keys)
+    const all = keys.map((key) => found.get(key)!)
+    const lowestNew = [...all].sort((x, y) => y - x)[count - 1] ?? Number.POSITIVE_INFINITY
+    return all.map((id) => (id >= lowestNew ? id : undefined))
+  }
+
+  /** The stored customer holding each of these (case-folded) addresses. */
+  async #holders(keys: string[]): Promise<Map<string, number>> {
+    const rows = await this.trx
+      .selectFrom('customers')
+      .select(['id', 'email_key'])
+      .where('email_key', 'in', keys)
+      .execute()
+    return new Map(rows.map((row) => [row.email_key, row.id]))
   }
 }
 
+function customerStore(trx: Db, mode: UploadMode, time: string): Store<CustomerCandidate> {
+  const customers = new CustomerStore(trx, mode, time)
+  return (batch) => customers.store(batch)
+}
+
+/** Product rows may repeat; a row naming a customer that is not stored is skipped. */
 function productStore(trx: Db, _mode: UploadMode, time: string): Store<ImportProduct> {
   return async (batch) => {
     const owners = [...new Set(batch.map(({ value }) => value.customerid).filter((id) => id != null))] as number[]
     const found =
       owners.length > 0 ? await trx.selectFrom('customers').select('id').where('id', 'in', owners).execute() : []
     const known = new Set(found.map((row) => row.id))
-    const inserts = []
+    const inserts: ReturnType<typeof newProductRow>[] = []
     const outcomes: Outcome[] = []
     for (const { value } of batch) {
       if (value.customerid != null && !known.has(value.customerid)) {

@@ -1,7 +1,114 @@
-// Upload report queries (the upload itself runs in src/imports/run.ts).
-import type { UploadReport } from '../../schemas/upload.js'
+// Uploads of customer and product lists: from the received file to its stored report, and the reports read again.
+import type { FastifyBaseLogger } from 'fastify'
+import { UploadModeSchema, type UploadKind, type UploadMode, type UploadReport } from '../../schemas/upload.js'
 import type { Db } from '../db/connect.js'
-import { notFound } from '../problems.js'
+import { checkContent, type Format, formatOf } from '../imports/formats.js'
+import { parsedRows, type Pending, type RowValue } from '../imports/parse.js'
+import { readRows } from '../imports/read.js'
+import type { ReceivedFile } from '../imports/receive.js'
+import { storeRows } from '../imports/run.js'
+import { sheetRows } from '../imports/sheets.js'
+import { invalid, notFound } from '../problems.js'
+import { now } from './values.js'
+
+export interface UploadOptions {
+  /** The mode the query string asked for; without one, the form's `mode` field decides. */
+  mode?: UploadMode
+  /** The request's log: every skipped row is logged, and the upload's end. */
+  log: FastifyBaseLogger
+}
+
+/**
+ * Reads an uploaded file of `kind` and stores its valid rows, skipping the others with their
+ * reasons: 415 when its name or its content is not one of the formats read, 400 for a `mode` it
+ * cannot take. The rows and the report are stored in one transaction, or nothing is.
+ */
+export async function runUpload(
+  db: Db,
+  file: ReceivedFile,
+  kind: UploadKind,
+  options: UploadOptions,
+): Promise<UploadReport> {
+  const { path, filename } = file
+  const format = formatOf(filename)
+  const mode = options.mode ?? formMode(kind, file.modeField)
+  await checkContent(path, filename, format)
+  return storeUpload(db, kind, rowsOf(kind, path, filename, format), { filename, mode, log: options.log })
+}
+
+/** The rows of the file as records or reasons: a CSV streamed here, a spreadsheet read in the worker thread. */
+function rowsOf<K extends UploadKind>(
+  kind: K,
+  path: string,
+  filename: string,
+  format: Format,
+): AsyncIterable<Pending<RowValue<K>>[]> {
+  if (format === 'csv') return parsedRows(kind, readRows(path, filename, format), format)
+  return sheetRows({ kind, path, filename, format })
+}
+
+const MODES = UploadModeSchema.enum as readonly string[]
+const isMode = (value: string): value is UploadMode => MODES.includes(value)
+
+/** The mode the `mode` form field asks for; only customer uploads have one. */
+function formMode(kind: UploadKind, field: string | undefined): UploadMode {
+  if (field === undefined) return 'insert'
+  if (kind !== 'customers') throw invalid('mode', 'is not a field of a product upload')
+  if (!isMode(field)) throw invalid('mode', `must be one of ${MODES.join(', ')}`)
+  return field
+}
+
+/**
+ * Stores the rows with their report in one transaction. The transaction (and with it the database)
+ * is taken when the first rows are ready, not while a workbook is still being parsed: other
+ * requests go on meanwhile.
+ */
+async function storeUpload<K extends UploadKind>(
+  db: Db,
+  kind: K,
+  rows: AsyncIterable<Pending<RowValue<K>>[]>,
+  { filename, mode, log }: { filename: string; mode: UploadMode; log: FastifyBaseLogger },
+): Promise<UploadReport> {
+  const batches = rows[Symbol.asyncIterator]()
+  try {
+    const first = await batches.next()
+    return await db.transaction().execute(async (trx) => {
+      const report = await createReport(trx, kind, mode, filename)
+      const uploadLog = log.child({ upload: report.id, kind, filename })
+      await storeRows(trx, kind, report, first, batches, uploadLog)
+      await saveReport(trx, report)
+      const { rows: count, inserted, updated, skipped } = report
+      uploadLog.info({ rows: count, inserted, updated, skipped }, 'upload stored')
+      return report
+    })
+  } finally {
+    // Ends the reading when storing failed half way: the file closes, the worker is free again.
+    await batches.return?.(undefined)
+  }
+}
+
+// ---- The `upload_reports` table: written here, as an upload begins and ends, and read here ----
+
+/** The report of an upload that begins, stored with nothing counted yet: its id names the upload in the log. */
+async function createReport(trx: Db, kind: UploadKind, mode: UploadMode, filename: string): Promise<UploadReport> {
+  // The upload is one event: its report and every row it stores carry the same time.
+  const created = now()
+  const { id } = await trx
+    .insertInto('upload_reports')
+    .values({ kind, mode, filename, rows: 0, inserted: 0, updated: 0, skipped: 0, errors: '[]', created })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return { id, kind, mode, filename, rows: 0, inserted: 0, updated: 0, skipped: 0, errors: [], created }
+}
+
+/** Stores what the upload counted, once all its rows are stored. */
+async function saveReport(trx: Db, { id, rows, inserted, updated, skipped, errors }: UploadReport): Promise<void> {
+  await trx
+    .updateTable('upload_reports')
+    .set({ rows, inserted, updated, skipped, errors: JSON.stringify(errors) })
+    .where('id', '=', id)
+    .execute()
+}
 
 /** A stored report, as it was answered when the file was uploaded. */
 export async function getReport(db: Db, id: number): Promise<UploadReport> {
