@@ -1,7 +1,6 @@
-// Headless Chromium (Debian's, driven by playwright-core) and the real app listening on a port, for the browser tests.
+// Headless Chromium (Debian's, driven by playwright-core) for the browser tests.
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import type { Test } from 'tap'
-import { type App, buildApp } from '../src/app.js'
 import { TEST_KEY } from './helper.js'
 
 /** How long any single browser wait may take. */
@@ -16,14 +15,6 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ]
-
-/** The real app on a fresh in-memory database, listening on a free local port; closed when `t` ends. */
-export async function startApp(t: Test): Promise<{ app: App; base: string }> {
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', API_KEY: TEST_KEY } })
-  t.teardown(() => app.close())
-  const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, base: address }
-}
 
 /**
  * Headless Chromium with a fresh context and page; all closed when `t` ends. A launch failure fails

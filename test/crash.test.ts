@@ -1,91 +1,42 @@
 // Crash safety of the server process: a SIGKILL loses no acknowledged write and leaves no half upload; SIGTERM drains.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs'
 import { Agent, type ClientRequest, type IncomingMessage, request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import SQLite from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { newCustomer } from './helper.js'
+import { customerRecord, newCustomer, tempFolder } from './helper.js'
+import { logged, type Run, startServer } from './process.js'
 
 // Three servers are started and stopped in each test, and a 200,000-row file is uploaded.
 t.setTimeout(120_000)
 
-const root = new URL('..', import.meta.url).pathname
 /** The admin key the child servers accept (API_KEY); 30 random bytes are 40 base64url characters. */
 const KEY = randomBytes(30).toString('base64url')
 const authorization = `Bearer ${KEY}`
 
-/** A temporary folder, removed when the test ends. */
-function tempDir(t: Test) {
-  const dir = mkdtempSync(join(tmpdir(), 'crm-crash-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-}
-interface Server {
-  child: ChildProcess
-  port: number
-  exit: Promise<Exit>
-  stdout: () => string
-  /** The JSON log lines written so far. */
-  logs: () => Record<string, any>[]
-}
+type Server = Run & { port: number }
 
 /** Starts `src/server.ts` on the SQLite file `filename` and waits until it listens; SIGKILLed on teardown if still running. */
-async function startServer(t: Test, filename: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
-    // tap's coverage is off in the children: their tsx source maps would garble the report.
-    env: {
-      PATH: process.env.PATH,
-      _TAPJS_PROCESSINFO_COVERAGE_: '0',
-      PORT: '0',
-      DATABASE_URL: filename,
-      LOG_LEVEL: 'info',
-      API_KEY: KEY,
-      // The bursts here are far above the default 600 requests a minute of one key.
-      RATE_LIMIT_PER_MINUTE: '1000000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+const startCrm = (t: Test, filename: string): Promise<Server> =>
+  startServer(t, {
+    DATABASE_URL: filename,
+    LOG_LEVEL: 'info',
+    API_KEY: KEY,
+    // The bursts here are far above the default 600 requests a minute of one key.
+    RATE_LIMIT_PER_MINUTE: '1000000',
   })
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal }))
-  // Teardowns run last first: the process is gone before its folder is removed.
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exit
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  const logs = () =>
-    stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, any>)
-  for (let waited = 0; waited < 30_000; waited += 25) {
-    const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)
-    if (match) return { child, port: Number(match[1]), stdout: () => stdout, exit, logs }
-    if (child.exitCode !== null) break
-    await sleep(25)
-  }
-  child.kill('SIGKILL')
-  throw new Error(`the server did not start:\n${stdout}\n${stderr}`)
-}
 
 /** Stops a server with SIGTERM and checks that it exits cleanly, saying it closed the database. */
 async function stopServer(t: Test, server: Server) {
   server.child.kill('SIGTERM')
-  t.same(await server.exit, { code: 0, signal: null }, 'the server exits with code 0 on SIGTERM')
-  t.match(server.stdout(), /stopped; the database is closed/, 'and its log says it closed the database')
+  t.same(await server.ended, { code: 0, signal: null }, 'the server exits with code 0 on SIGTERM')
+  t.same(
+    logged(server, 'stopped; the database is closed'),
+    [{ level: 30, msg: 'stopped; the database is closed' }],
+    'and its log says it closed the database',
+  )
 }
 
 /**
@@ -251,14 +202,14 @@ const countWithPrefix = (sqlite: SQLite.Database, prefix: string) =>
 t.test(
   'SIGKILL inside a 200,000-row upload: after a restart none of its rows and no report are stored, and the file is sound',
   async (t) => {
-    const dir = tempDir(t)
+    const dir = tempFolder(t, 'crash')
     const filename = join(dir, 'crm.sqlite')
     const csv = join(dir, 'customers.csv')
     const ROWS = 200_000
     const bytes = writeCustomerCsv(csv, ROWS, 'user')
     t.comment(`file: ${ROWS} rows, ${bytes} bytes`)
 
-    const server = await startServer(t, filename)
+    const server = await startCrm(t, filename)
     const walBefore = walSize(filename)
     // Before committing, the upload's transaction spills pages it changed into the write-ahead log;
     // a few MB of them mean the kill comes well inside the transaction (a full upload spills ~30 MB).
@@ -283,7 +234,7 @@ t.test(
     server.child.kill('SIGKILL')
     const killedAfter = Date.now() - started
     t.ok(inside, 'the kill comes while the upload holds its transaction open, with pages spilled into the log')
-    t.same(await server.exit, { code: null, signal: 'SIGKILL' }, 'the server is killed')
+    t.same(await server.ended, { code: null, signal: 'SIGKILL' }, 'the server is killed')
     const outcome = await upload.answer
     t.equal(outcome.status, undefined, 'the upload was never answered: it was killed before its commit')
     t.ok(await upload.sent, 'the whole file had been sent before the kill')
@@ -292,7 +243,7 @@ t.test(
         `the upload's request ended with ${outcome.error}`,
     )
 
-    const restarted = await startServer(t, filename)
+    const restarted = await startCrm(t, filename)
     const report = await call(restarted.port, 'GET', '/upload/report?id=1')
     t.equal(report.status, 404, 'the restarted server has no report of the killed upload')
     const added = await call(
@@ -302,7 +253,11 @@ t.test(
       newCustomer({ email: 'after.restart@example.com' }),
     )
     t.equal(added.status, 201, 'the restarted server adds a customer')
-    t.match(added.body, { email: 'after.restart@example.com' }, 'and answers with it')
+    t.same(
+      added.body,
+      customerRecord(1, added.body.created, { email: 'after.restart@example.com' }),
+      'and answers with it, the first customer of the file',
+    )
     await stopServer(t, restarted)
 
     const sqlite = checkIntegrity(t, filename)
@@ -322,8 +277,8 @@ t.test(
 t.test(
   'SIGKILL during a burst of concurrent writes: every customer answered 201 before the kill is there after a restart',
   async (t) => {
-    const filename = join(tempDir(t), 'crm.sqlite')
-    const server = await startServer(t, filename)
+    const filename = join(tempFolder(t, 'crash'), 'crm.sqlite')
+    const server = await startCrm(t, filename)
     const TOTAL = 2000
     const CONCURRENCY = 32
     const KILL_AFTER = 600
@@ -354,7 +309,7 @@ t.test(
       }
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, writer))
-    t.same(await server.exit, { code: null, signal: 'SIGKILL' }, 'the server is killed part-way through the burst')
+    t.same(await server.ended, { code: null, signal: 'SIGKILL' }, 'the server is killed part-way through the burst')
     t.same(unexpected, [], 'every answer is a 201; only requests in flight at the kill failed')
     t.ok(killed, `the kill came after ${KILL_AFTER} acknowledgements`)
     t.equal(
@@ -366,7 +321,7 @@ t.test(
       `${sent} of ${TOTAL} writes sent, ${acknowledged.length} acknowledged (201) when the kill came, ${killedAfter} ms into the burst`,
     )
 
-    const restarted = await startServer(t, filename)
+    const restarted = await startCrm(t, filename)
     const missing = await missingThroughApi(restarted.port, acknowledged)
     t.same(missing, [], 'every acknowledged customer is found by its id, with its e-mail address')
     await stopServer(t, restarted)
@@ -390,12 +345,12 @@ t.test(
 t.test(
   'SIGTERM under load: requests in flight finish, later ones are refused cleanly, the process exits 0 and every 2xx write is kept',
   async (t) => {
-    const dir = tempDir(t)
+    const dir = tempFolder(t, 'crash')
     const filename = join(dir, 'crm.sqlite')
     const csv = join(dir, 'customers.csv')
     const ROWS = 30_000
     writeCustomerCsv(csv, ROWS, 'bulk')
-    const server = await startServer(t, filename)
+    const server = await startCrm(t, filename)
     const CONCURRENCY = 32
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     t.teardown(() => agent.destroy())
@@ -403,7 +358,7 @@ t.test(
     const outcomes: Outcome[] = []
     let signalledAt = Infinity
     let exited = false
-    void server.exit.then(() => (exited = true))
+    void server.ended.then(() => (exited = true))
     let next = 0
     /** Sends customers one after another until a request fails after the signal, or the server has exited. */
     const writer = async () => {
@@ -423,19 +378,19 @@ t.test(
     const upload = uploadFile(server.port, '/upload/customers', csv)
     t.ok(await upload.sent, 'the upload is sent')
     const uploadRead = /"url":"\/upload\/customers"[^\n]*"msg":"incoming request"/
-    for (let waited = 0; !uploadRead.test(server.stdout()) && waited < 20_000; waited += 5) await sleep(5)
+    await server.waitFor(uploadRead, 20_000)
     await sleep(50)
     signalledAt = Date.now()
     server.child.kill('SIGTERM')
-    const exit = await server.exit
+    const exit = await server.ended
     const exitedAfter = Date.now() - signalledAt
     await writers
     const uploaded = await upload.answer
 
     t.same(exit, { code: 0, signal: null }, 'the server exits with code 0')
     const logs = server.logs()
-    const shutdown = logs.findIndex((line) => line.signal === 'SIGTERM' && /shutting down/.test(line.msg))
-    t.ok(shutdown >= 0, 'its log says it got SIGTERM')
+    const shutdown = logs.findIndex((line) => line.signal === 'SIGTERM')
+    t.equal(logs[shutdown]?.msg, 'shutting down: finishing in-flight requests', 'its log says it got SIGTERM')
     // The server takes the signal when its event loop comes to it: by its own clock, which is ours.
     const shutdownAt: number = logs[shutdown]?.time ?? signalledAt
     t.equal(logs.at(-1)?.msg, 'stopped; the database is closed', 'and ends saying it stopped and closed the database')
@@ -445,7 +400,22 @@ t.test(
     )
 
     t.equal(uploaded.status, 201, 'the upload in flight at the signal is answered 201')
-    t.match(uploaded.body, { rows: ROWS, inserted: ROWS, skipped: 0 }, 'with every row inserted')
+    t.same(
+      uploaded.body,
+      {
+        id: 1,
+        kind: 'customers',
+        mode: 'insert',
+        filename: 'customers.csv',
+        rows: ROWS,
+        inserted: ROWS,
+        updated: 0,
+        skipped: 0,
+        errors: [],
+        created: uploaded.body.created,
+      },
+      'with every row inserted',
+    )
     t.ok(
       shutdown < logs.findIndex((line) => line.msg === 'upload stored'),
       'the upload was stored after the signal: it was in flight',
@@ -518,7 +488,7 @@ t.test(
     t.same(reset, [], 'no request is reset: each is answered (201 or 503) or refused at connect')
 
     const written = answered.filter((o) => o.status === 201).map((o) => ({ id: o.body.id, email: o.body.email }))
-    const restarted = await startServer(t, filename)
+    const restarted = await startCrm(t, filename)
     const missing = await missingThroughApi(restarted.port, written)
     t.same(missing, [], 'after a restart every write answered 201 is found by its id')
     await stopServer(t, restarted)

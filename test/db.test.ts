@@ -1,34 +1,27 @@
 // The database layer: DATABASE_URL, SQLite settings, the statement cache and the migrations.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { promises as fs, writeFileSync } from 'node:fs'
+import path, { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import SQLite from 'better-sqlite3'
 import { FileMigrationProvider, Kysely, Migrator, NO_MIGRATIONS, SqliteDialect } from 'kysely'
-import { promises as fs } from 'node:fs'
-import path from 'node:path'
-import { buildApp } from '../src/app.js'
 import t from 'tap'
 import { cachingStatements, connect, openSqlite, parseDatabaseUrl } from '../src/db/connect.js'
 import { migrateToLatest, migrationFolder } from '../src/db/migrate.js'
-
-/** A temporary folder, removed when the tests of this file end. */
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'crm-db-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+import { build, exactly, tempFolder } from './helper.js'
 
 t.test('DATABASE_URL forms', async (t) => {
   t.same(parseDatabaseUrl(':memory:'), { dialect: 'sqlite', filename: ':memory:' })
   t.same(parseDatabaseUrl('data/crm.sqlite'), { dialect: 'sqlite', filename: 'data/crm.sqlite' })
   t.same(parseDatabaseUrl('file:/var/lib/crm.db'), { dialect: 'sqlite', filename: '/var/lib/crm.db' })
   t.same(parseDatabaseUrl('sqlite:///var/lib/crm.db'), { dialect: 'sqlite', filename: '/var/lib/crm.db' })
-  t.throws(() => parseDatabaseUrl('postgres://localhost/test'), /PostgreSQL is not supported yet/)
-  t.throws(() => parseDatabaseUrl('sqlite:'), /no file name/)
+  t.throws(() => parseDatabaseUrl('postgres://localhost/test'), {
+    message: exactly('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path or :memory:'),
+  })
+  t.throws(() => parseDatabaseUrl('sqlite:'), { message: exactly('DATABASE_URL: no file name given') })
 })
 
 t.test('a SQLite file: created with its folder, WAL journal, foreign keys, busy timeout, full sync', async (t) => {
-  const filename = join(tempDir(), 'nested', 'crm.sqlite')
+  const filename = join(tempFolder(t, 'db'), 'nested', 'crm.sqlite')
   const sqlite = openSqlite(filename)
   t.teardown(() => sqlite.close())
   t.equal(sqlite.pragma('journal_mode', { simple: true }), 'wal')
@@ -38,7 +31,7 @@ t.test('a SQLite file: created with its folder, WAL journal, foreign keys, busy 
 })
 
 t.test('a transaction holds the write lock from its start (BEGIN IMMEDIATE)', async (t) => {
-  const filename = join(tempDir(), 'crm.sqlite')
+  const filename = join(tempFolder(t, 'db'), 'crm.sqlite')
   const db = connect(filename)
   t.teardown(() => db.destroy())
   await migrateToLatest(db)
@@ -107,7 +100,7 @@ t.test('the statement cache', async (t) => {
 
 t.test('migrations', async (t) => {
   t.test('create the tables, their keys and an index for every lookup; a second run does nothing', async (t) => {
-    const filename = join(tempDir(), 'crm.sqlite')
+    const filename = join(tempFolder(t, 'db'), 'crm.sqlite')
     const db = connect(filename)
     t.teardown(() => db.destroy())
     const results = await migrateToLatest(db)
@@ -234,7 +227,7 @@ t.test('migrations', async (t) => {
   })
 
   t.test('a failing migration throws, naming it, and the whole run is rolled back', async (t) => {
-    const folder = tempDir()
+    const folder = tempFolder(t, 'db')
     writeFileSync(
       join(folder, '001_good.mjs'),
       `export async function up(db) { await db.schema.createTable('a').addColumn('id', 'integer').execute() }`,
@@ -248,7 +241,9 @@ t.test('migrations', async (t) => {
     )
     const db = connect(':memory:')
     t.teardown(() => db.destroy())
-    await t.rejects(migrateToLatest(db, folder), { message: 'Migration 002_bad failed: table "a" already exists' })
+    await t.rejects(migrateToLatest(db, folder), {
+      message: exactly('Migration 002_bad failed: table "a" already exists'),
+    })
     const tables = await db.introspection.getTables()
     t.same(tables, [], 'nothing of the run is left: neither table b nor table a')
     const { count } = await db
@@ -272,12 +267,12 @@ t.test('migrations', async (t) => {
   })
 
   t.test('the app does not start when a migration fails, and closes the database', async (t) => {
-    const filename = join(tempDir(), 'crm.sqlite')
+    const filename = join(tempFolder(t, 'db'), 'crm.sqlite')
     const sqlite = new SQLite(filename)
     sqlite.exec('create table products (id integer)')
     sqlite.close()
-    await t.rejects(buildApp({ config: { DATABASE_URL: filename, LOG_LEVEL: 'silent' } }), {
-      message: /^Migration 20261129_001_initial failed: table "?products"? already exists/,
+    await t.rejects(build(t, { DATABASE_URL: filename, LOG_LEVEL: 'silent' }), {
+      message: exactly('Migration 20261129_001_initial failed: table "products" already exists'),
     })
     const after = new SQLite(filename, { readonly: true })
     t.teardown(() => after.close())
@@ -291,6 +286,6 @@ t.test('migrations', async (t) => {
   })
 
   t.test('the migrations folder is the one at the project root', async (t) => {
-    t.match(migrationFolder, /\/migrations$/)
+    t.equal(migrationFolder, fileURLToPath(new URL('../migrations', import.meta.url)))
   })
 })

@@ -6,12 +6,12 @@ import addFormats from 'ajv-formats'
 import document from '../openapi.json' with { type: 'json' }
 import { ajvOptions } from '../src/validation.js'
 
-interface Response {
+interface DocumentedResponse {
   content?: Record<string, { schema: unknown }>
 }
 interface Operation {
   operationId: string
-  responses: Record<string, Response>
+  responses: Record<string, DocumentedResponse>
 }
 const paths = document.paths as unknown as Record<string, Record<string, Operation>>
 

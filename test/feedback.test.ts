@@ -1,7 +1,16 @@
 // The feedback endpoints, rule by rule: brand and product feedback added and listed, and what is stored.
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { build, client, insertProduct, newCustomer, problemOf, type Client, type TestApp } from './helper.js'
+import {
+  build,
+  client,
+  insertProduct,
+  newCustomer,
+  PROBLEM_JSON,
+  problemBody,
+  type Client,
+  type TestApp,
+} from './helper.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -34,7 +43,7 @@ t.test('add brand feedback', async (t) => {
     const before = Date.now()
     const res = await api.post('/api/add/brand/feedback', brand({ nps: 9 }))
     t.equal(res.status, 201)
-    t.match(res.headers['content-type'], /^application\/json/)
+    t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
     t.match(res.body.created, ISO)
     t.ok(Date.parse(res.body.created) >= before && Date.parse(res.body.created) <= Date.now(), 'created is now')
     const record = { id: 1, customerid: 1, heading: 'Great service', body: 'Quick and friendly.', nps: 9 }
@@ -71,7 +80,7 @@ t.test('add brand feedback', async (t) => {
     for (const [nps, message] of refused) {
       const res = await api.post('/api/add/brand/feedback', brand({ nps }))
       t.equal(res.status, 400, `nps ${JSON.stringify(nps)}`)
-      t.match(res.headers['content-type'], /^application\/problem\+json/)
+      t.equal(res.headers['content-type'], PROBLEM_JSON)
       t.same(res.body.errors, [{ field: 'nps', message }], `nps ${JSON.stringify(nps)}`)
     }
     t.equal((await brandRows(app)).length, 5, 'nothing more stored')
@@ -92,8 +101,8 @@ t.test('add brand feedback', async (t) => {
     const { app, api } = await withCustomers(t)
     const res = await api.post('/api/add/brand/feedback', brand({ customerid: 99 }))
     t.equal(res.status, 404)
-    t.match(res.headers['content-type'], /^application\/problem\+json/)
-    t.match(res.body, { ...problemOf(404), title: 'Not Found', detail: 'Customer 99 does not exist.' })
+    t.equal(res.headers['content-type'], PROBLEM_JSON)
+    t.same(res.body, problemBody(res, 404, 'Customer 99 does not exist.'))
     t.same(await brandRows(app), [])
   })
 
@@ -101,7 +110,15 @@ t.test('add brand feedback', async (t) => {
     const { app, api } = await withCustomers(t)
     const missing = await api.post('/api/add/brand/feedback', {})
     t.equal(missing.status, 400)
-    t.match(missing.body, problemOf(400))
+    t.same(
+      missing.body,
+      problemBody(
+        missing,
+        400,
+        'The request has 3 invalid fields: customerid is required; heading is required; body is required.',
+        ['customerid', 'heading', 'body'].map((field) => ({ field, message: 'is required' })),
+      ),
+    )
     t.same(fieldsOf(missing.body), ['body', 'customerid', 'heading'])
     t.ok(missing.body.errors.every((e: { message: string }) => e.message === 'is required'))
     const oneLine = 'must be text on one line, not blank, without control characters'
@@ -178,13 +195,11 @@ t.test('add product feedback', async (t) => {
       t.same(first.body, { ...record, nps: null, created: first.body.created })
       const second = await api.post('/api/add/product/feedback', product({ productid: nobodys, nps: null }))
       t.equal(second.status, 201)
-      t.match(
-        (await productRows(app)).map(({ customerid, productid, nps }) => ({ customerid, productid, nps })),
-        [
-          { customerid: 1, productid: graces, nps: null },
-          { customerid: 1, productid: nobodys, nps: null },
-        ],
-      )
+      t.same(second.body, { ...record, id: 2, productid: nobodys, nps: null, created: second.body.created })
+      t.same(await productRows(app), [
+        { ...record, nps: null, created: first.body.created },
+        { ...record, id: 2, productid: nobodys, nps: null, created: second.body.created },
+      ])
       t.equal((await productRows(app)).length, 2)
     },
   )
@@ -194,11 +209,11 @@ t.test('add product feedback', async (t) => {
     const productid = await insertProduct(app, 1, 1999)
     const noProduct = await api.post('/api/add/product/feedback', product({ productid: 42 }))
     t.equal(noProduct.status, 404)
-    t.match(noProduct.headers['content-type'], /^application\/problem\+json/)
-    t.match(noProduct.body, { ...problemOf(404), title: 'Not Found', detail: 'Product 42 does not exist.' })
+    t.equal(noProduct.headers['content-type'], PROBLEM_JSON)
+    t.same(noProduct.body, problemBody(noProduct, 404, 'Product 42 does not exist.'))
     const noCustomer = await api.post('/api/add/product/feedback', product({ productid, customerid: 77 }))
     t.equal(noCustomer.status, 404)
-    t.match(noCustomer.body, { ...problemOf(404), title: 'Not Found', detail: 'Customer 77 does not exist.' })
+    t.same(noCustomer.body, problemBody(noCustomer, 404, 'Customer 77 does not exist.'))
     t.same(await productRows(app), [])
   })
 
@@ -208,6 +223,10 @@ t.test('add product feedback', async (t) => {
     const missing = await api.post('/api/add/product/feedback', {})
     t.equal(missing.status, 400)
     t.same(fieldsOf(missing.body), ['body', 'customerid', 'heading', 'productid'])
+    t.same(
+      missing.body.errors,
+      ['productid', 'customerid', 'heading', 'body'].map((field) => ({ field, message: 'is required' })),
+    )
     const cases: [Record<string, unknown>, string, string][] = [
       [{ productid: undefined }, 'productid', 'is required'],
       [{ productid: null }, 'productid', 'must be integer'],
@@ -281,7 +300,7 @@ t.test('list feedback', async (t) => {
       t.same(none.body, [])
       const unknown = await api.get(url, { body: { customerid: 9 } })
       t.equal(unknown.status, 404)
-      t.match(unknown.body, { ...problemOf(404), title: 'Not Found', detail: 'Customer 9 does not exist.' })
+      t.same(unknown.body, problemBody(unknown, 404, 'Customer 9 does not exist.'))
       const missing = await api.get(url)
       t.equal(missing.status, 400)
       t.same(missing.body.errors, [{ field: 'customerid', message: 'is required' }])
@@ -318,9 +337,12 @@ t.test('deleting records', async (t) => {
   t.test("deleting a customer removes their brand and product feedback, not others'", async (t) => {
     const { app, api } = await withCustomers(t)
     const productid = await insertProduct(app, null, 1999)
+    const added: Record<string, any>[] = []
     for (const customerid of [1, 2]) {
       t.equal((await api.post('/api/add/brand/feedback', brand({ customerid }))).status, 201)
-      t.equal((await api.post('/api/add/product/feedback', product({ customerid, productid }))).status, 201)
+      const review = await api.post('/api/add/product/feedback', product({ customerid, productid }))
+      t.equal(review.status, 201)
+      added.push(review.body)
     }
     const res = await api.post('/api/delete/customer', { id: 1 })
     t.equal(res.status, 200)
@@ -334,6 +356,8 @@ t.test('deleting records', async (t) => {
       [[2, 2]],
     )
     t.equal((await api.get('/api/get/brand/feedback', { query: { customerid: 1 } })).status, 404)
-    t.equal((await api.get('/api/get/product/feedback', { body: { customerid: 2 } })).body.length, 1)
+    const graces = (await api.get('/api/get/product/feedback', { body: { customerid: 2 } })).body
+    t.equal(graces.length, 1)
+    t.same(graces, [added[1]], "Grace's review is listed as it was")
   })
 })

@@ -1,4 +1,8 @@
-// Test helpers: an app exactly as production builds it, on a fresh in-memory database, and a small client.
+// Test helpers: the app exactly as production builds it (in memory, on a file, listening), temporary folders, a client.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { STATUS_CODES } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import type { InjectOptions } from 'fastify'
 import type { Test } from 'tap'
@@ -17,7 +21,11 @@ export type TestApp = App & {
   injectAs: App['inject']
 }
 
-/** Builds the app on a fresh `:memory:` database, closed when the test ends; log lines are kept for reading. */
+/**
+ * Builds the app as production does, on a fresh `:memory:` database unless `config` names another
+ * (a SQLite file), closed when the test ends; log lines are kept for reading (none with
+ * `LOG_LEVEL: 'silent'`). Rejects as `buildApp` does when the app cannot start.
+ */
 export async function build(t: Test, config: Partial<Config> = {}): Promise<TestApp> {
   const stream = new PassThrough()
   const lines: string[] = []
@@ -38,6 +46,26 @@ export async function build(t: Test, config: Partial<Config> = {}): Promise<Test
   const injectAs = checkEveryResponse(app)
   await app.ready()
   return Object.assign(app, { injectAs, logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) })
+}
+
+/**
+ * The app of `build`, listening on a free port of 127.0.0.1 for tests that need a real HTTP client
+ * (a browser, newman, the SDK, raw sockets); closed when the test ends.
+ */
+export async function serve(
+  t: Test,
+  config: Partial<Config> = {},
+): Promise<{ app: TestApp; base: string; port: number }> {
+  const app = await build(t, config)
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, base, port: Number(new URL(base).port) }
+}
+
+/** A new empty folder under the system's temporary one (`crm-NAME-…`), removed with its contents when `t` ends. */
+export function tempFolder(t: Test, name: string): string {
+  const folder = mkdtempSync(join(tmpdir(), `crm-${name}-`))
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }))
+  return folder
 }
 
 /**
@@ -183,8 +211,56 @@ export const newCustomer = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 })
 
+/**
+ * The record the API answers with for a customer added as `newCustomer(overrides)` under `id` at
+ * `time` (its `created` and `updated`): no phone and no consent unless `overrides` give them, no revenue.
+ */
+export const customerRecord = (id: number, time: string, overrides: Record<string, unknown> = {}) => ({
+  id,
+  phone: null,
+  optphone: false,
+  optemail: false,
+  optchat: false,
+  revenue: 0,
+  ...newCustomer(overrides),
+  created: time,
+  updated: time,
+})
+
 /** The problem+json every failure answers with, for comparing with `t.match`. */
 export const problemOf = (status: number) => ({ type: 'about:blank', status, title: String, detail: String })
+
+/** `text` as a part of a regular expression that matches it literally. */
+export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/**
+ * A pattern that matches `text` and nothing else: where tap compares with `match` (the fields of an
+ * error in `t.throws` and `t.rejects`), a string would match any text that contains it.
+ */
+export const exactly = (text: string) => new RegExp(`^${escapeRegExp(text)}$`)
+
+/** The media type of every problem answer, as sent. */
+export const PROBLEM_JSON = 'application/problem+json; charset=utf-8'
+
+/**
+ * The whole problem+json body a failure answers `response` with, for comparing with `t.same`: the
+ * status phrase as its title and the request's id (its `X-Request-Id`) as its instance.
+ */
+export function problemBody(
+  response: { headers: Record<string, unknown> },
+  status: number,
+  detail: string,
+  errors?: { field: string; message: string }[],
+) {
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status],
+    status,
+    detail,
+    instance: `urn:request:${encodeURIComponent(String(response.headers['x-request-id']))}`,
+    ...(errors && { errors }),
+  }
+}
 
 /**
  * A workbook file with one sheet of `rows`, as Excel would save it: cells given as SheetJS cell

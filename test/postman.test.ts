@@ -5,9 +5,8 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { convert, type CollectionResult } from 'openapi-to-postmanv2'
 import t from 'tap'
-import { buildApp } from '../src/app.js'
 import { undocumented } from './documented.js'
-import { AS_ADMIN, TEST_KEY } from './helper.js'
+import { AS_ADMIN, serve, TEST_KEY } from './helper.js'
 
 interface Operation {
   operationId: string
@@ -153,9 +152,7 @@ t.test('the Postman collection made from openapi.json runs against a live server
   t.equal(baseUrl?.value, document.servers[0]?.url, 'the server URL is the baseUrl collection variable')
 
   // A live server, with the records the examples name (customers 1 and 2, product 1, ticket 1, upload 1).
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', API_KEY: TEST_KEY } })
-  t.teardown(() => app.close())
-  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const { base } = await serve(t)
   const ada = { name: 'Ada Lovelace', email: 'ada.lovelace@example.com', address: 'London', status: 'active' }
   const charles = { name: 'Charles Babbage', email: 'charles@example.com', address: 'London', status: 'active' }
   const espresso = { name: 'Espresso machine', price: 249.99, purchased: '2024-02-29', customerid: 1, warranty: 2 }

@@ -1,16 +1,14 @@
 // The generated client (sdk/): its types are current, the example program compiles on its own, and its flows run against a live server.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import ts from 'typescript'
 import { createCrmClient } from '../sdk/client.js'
 import { runFlows } from '../sdk/example.js'
-import { buildApp } from '../src/app.js'
-import { TEST_KEY } from './helper.js'
+import { customerRecord, exactly, serve, tempFolder, TEST_KEY } from './helper.js'
 
 // About 16 s one subtest after another; side by side (the generator and the command-line runs are child
 // processes) about 12 s. The bound leaves room for the whole suite running its files in parallel on two cores.
@@ -20,13 +18,26 @@ t.jobs = 5
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/** Starts the real app on a free port of 127.0.0.1, closed when the test ends; returns it and its base URL. */
-async function liveServer(t: Test) {
-  const app = await buildApp({ config: { DATABASE_URL: ':memory:', LOG_LEVEL: 'silent', API_KEY: TEST_KEY } })
-  t.teardown(() => app.close())
-  const base = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, base }
-}
+const REQUEST_ID = /^urn:request:[0-9a-f-]{36}$/
+
+/**
+ * The account the example gives of its flows on a fresh server, step by step: its names carry
+ * `tag`, and the ticket it opens is closed at `closed`.
+ */
+const accountOf = (tag: string, closed: string) => [
+  `Added customer #1: Ada Lovelace (${tag}) <ada.${tag}@example.com>, active`,
+  `Found customer #1 by id: Ada Lovelace (${tag}), revenue 0`,
+  `Found 1 customer(s) named "ADA LOVELACE (${tag.toUpperCase()})": #1`,
+  `Added customer #2: Grace Hopper (${tag}) <grace.${tag}@example.com>, active`,
+  'Added product #1: Espresso machine, 249.99, owned by #1, warranty until 2026-02-28',
+  'Transferred product #1 from customer #1 to #2',
+  "Customer #2's revenue is now 249.99",
+  'Opened ticket #1 for customer #2: "My espresso machine leaks water."',
+  `Closed ticket #1 at ${closed}, resolved: "Replaced the gasket under warranty."`,
+  `Adding a customer with ADA.${tag.toUpperCase()}@EXAMPLE.COM again: 409 Conflict: A customer with the e-mail ` +
+    `address ADA.${tag.toUpperCase()}@EXAMPLE.COM already exists (e-mail addresses ignore case).`,
+  `Closing ticket #1 again: 409 Conflict: Ticket 1 was already closed at ${closed}; a closed ticket cannot be closed again.`,
+]
 
 /** One diagnostic as tsc prints it: file:line:column and the message. */
 function formatDiagnostic(diagnostic: ts.Diagnostic): string {
@@ -39,9 +50,7 @@ function formatDiagnostic(diagnostic: ts.Diagnostic): string {
 t.test(
   'the committed sdk/openapi.d.ts is what `npm run sdk` generates from openapi.json (run `npm run sdk` when this fails)',
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'crm-sdk-'))
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-    const output = join(dir, 'openapi.d.ts')
+    const output = join(tempFolder(t, 'sdk'), 'openapi.d.ts')
     // The command of the `sdk` script, run the way npm runs it: from the project folder (where redocly.yaml is).
     await run(
       process.execPath,
@@ -76,8 +85,9 @@ t.test('the example program compiles on its own with sdk/tsconfig.json, without 
     ['client.ts', 'example.ts', 'openapi.d.ts'],
     'only sdk/ is compiled',
   )
-  t.match(
-    parsed.options,
+  const { strict, noEmit, skipLibCheck } = parsed.options
+  t.same(
+    { strict, noEmit, skipLibCheck },
     { strict: true, noEmit: true, skipLibCheck: false },
     'strict, no output, declaration files checked',
   )
@@ -96,13 +106,17 @@ t.test('the example program compiles on its own with sdk/tsconfig.json, without 
 })
 
 t.test('the example flows run through the generated client against a live server', async (t) => {
-  const { app, base } = await liveServer(t)
+  const { app, base } = await serve(t)
   const lines: string[] = []
   const report = await runFlows(base, TEST_KEY, { log: (line) => lines.push(line), tag: 'sdk' })
 
-  t.match(
+  t.same(
     report.customer,
-    { id: 1, name: 'Ada Lovelace (sdk)', email: 'ada.sdk@example.com', optemail: true },
+    customerRecord(1, report.customer.created, {
+      name: 'Ada Lovelace (sdk)',
+      email: 'ada.sdk@example.com',
+      optemail: true,
+    }),
     'first customer added',
   )
   t.same(report.foundById, report.customer, 'looked up by id: the same record')
@@ -111,33 +125,74 @@ t.test('the example flows run through the generated client against a live server
     [report.customer.id],
     'looked up by name in capitals',
   )
-  t.match(report.recipient, { id: 2, name: 'Grace Hopper (sdk)', revenue: 0 }, 'second customer added')
-  t.match(
+  t.same(
+    report.recipient,
+    customerRecord(2, report.recipient.created, {
+      name: 'Grace Hopper (sdk)',
+      email: 'grace.sdk@example.com',
+      address: '1 Navy Way, Arlington',
+    }),
+    'second customer added',
+  )
+  t.same(
     report.product,
-    { id: 1, customerid: report.customer.id, price: 249.99, expires: '2026-02-28' },
+    {
+      id: 1,
+      name: 'Espresso machine',
+      price: 249.99,
+      purchased: '2024-02-29',
+      warranty: 2,
+      expires: '2026-02-28',
+      customerid: report.customer.id,
+      created: report.product.created,
+      updated: report.product.created,
+    },
     'product added',
   )
   t.equal(report.transferred.customerid, report.recipient.id, 'product transferred to the second customer')
   t.equal(report.recipientRevenue, 249.99, "the product's price counts in its new owner's revenue")
-  t.match(report.ticket, { customerid: report.recipient.id, resolved: false, closed: null }, 'ticket opened')
-  t.match(report.closed, { id: report.ticket.id, resolved: true, closed: String }, 'ticket closed')
-  t.match(
+  const ticket = {
+    id: 1,
+    customerid: report.recipient.id,
+    request: 'My espresso machine leaks water.',
+    resolved: false,
+    resolution: null,
+    opened: report.ticket.opened,
+    closed: null,
+  }
+  t.same(report.ticket, ticket, 'ticket opened')
+  const closedAt = String(report.closed.closed)
+  t.same(
+    report.closed,
+    { ...ticket, resolved: true, resolution: 'Replaced the gasket under warranty.', closed: closedAt },
+    'ticket closed',
+  )
+  t.match(report.duplicateEmail.instance, REQUEST_ID)
+  t.same(
     report.duplicateEmail,
-    { type: 'about:blank', status: 409, title: 'Conflict', detail: /ADA\.SDK@EXAMPLE\.COM already exists/ },
+    {
+      type: 'about:blank',
+      status: 409,
+      title: 'Conflict',
+      detail: 'A customer with the e-mail address ADA.SDK@EXAMPLE.COM already exists (e-mail addresses ignore case).',
+      instance: report.duplicateEmail.instance,
+    },
     'the duplicate e-mail address is a 409, read as problem details',
   )
-  t.match(
+  t.match(report.closedAgain.instance, REQUEST_ID)
+  t.same(
     report.closedAgain,
     {
       type: 'about:blank',
       status: 409,
       title: 'Conflict',
-      detail: `Ticket 1 was already closed at ${report.closed.closed}`,
+      detail: `Ticket 1 was already closed at ${closedAt}; a closed ticket cannot be closed again.`,
+      instance: report.closedAgain.instance,
     },
     'closing the closed ticket again is a 409, read as problem details',
   )
-  t.equal(lines.length, 11, 'one line of account per step')
-  t.match(lines.at(-1), /^Closing ticket #1 again: 409 Conflict: /, 'the account ends with the second 409')
+  t.same(lines, accountOf('sdk', closedAt), 'one line of account per step')
+  t.equal(lines.at(-1), accountOf('sdk', closedAt).at(-1), 'the account ends with the second 409')
 
   // What is stored, read through the API and straight from the database.
   const crm = createCrmClient(base, TEST_KEY)
@@ -154,25 +209,27 @@ t.test('the example flows run through the generated client against a live server
   )
   const product = await app.db.selectFrom('products').select(['customerid']).where('id', '=', 1).executeTakeFirst()
   t.same(product, { customerid: 2 }, 'the product belongs to the second customer')
-  const ticket = await app.db.selectFrom('customer_requests').selectAll().where('id', '=', 1).executeTakeFirst()
-  t.match(
-    ticket,
-    { resolution: 'Replaced the gasket under warranty.', closed: report.closed.closed },
+  const row = await app.db.selectFrom('customer_requests').selectAll().where('id', '=', 1).executeTakeFirst()
+  t.same(
+    row,
+    { ...ticket, resolved: 1, resolution: 'Replaced the gasket under warranty.', closed: closedAt },
     'the second close changed nothing',
   )
 })
 
 t.test('the example fails loudly on an unexpected status, naming the step', async (t) => {
-  const { base } = await liveServer(t)
+  const { base } = await serve(t)
   await t.rejects(
     runFlows(`${base}/nowhere`, TEST_KEY),
-    /^add customer: expected status 201, got 404/,
+    {
+      message: exactly('add customer: expected status 201, got 404: No route matches POST /nowhere/api/add/customer.'),
+    },
     'no such endpoint: rejected',
   )
 })
 
 t.test('the example runs from the command line, printing each step', async (t) => {
-  const { base } = await liveServer(t)
+  const { base } = await serve(t)
   const [{ stdout, stderr }, failed] = await Promise.all([
     run(process.execPath, ['--import', 'tsx', 'sdk/example.ts', base], {
       cwd: root,
@@ -185,14 +242,19 @@ t.test('the example runs from the command line, printing each step', async (t) =
   ])
   t.equal(stderr, '', 'nothing on standard error')
   const lines = stdout.trimEnd().split('\n')
+  // The run marks its records with a tag of its own (the time it started), and closes its ticket when it can.
+  const tag = /^ {2}Added customer #1: Ada Lovelace \((\w+)\)/.exec(lines[1] ?? '')?.[1] ?? '(no tag)'
+  const closedAt = /^ {2}Closed ticket #1 at (\S+),/m.exec(stdout)?.[1] ?? '(not closed)'
+  const account = accountOf(tag, closedAt).map((line) => `  ${line}`)
   t.equal(lines[0], `Running the CRM flows against ${base}`, 'names the server first')
-  t.match(lines[1], /^ {2}Added customer #1: Ada Lovelace \(\w+\) <ada\.\w+@example\.com>, active$/, 'then each step')
+  t.equal(lines[1], account[0], 'then each step')
   t.equal(lines.length, 13, 'eleven steps between the first and last lines')
   t.equal(lines.at(-1), 'Every flow answered as expected.', 'and the outcome last')
+  t.same(lines, [`Running the CRM flows against ${base}`, ...account, 'Every flow answered as expected.'])
 
-  t.match(
-    failed,
-    { code: 1, stderr: /^Failed: add customer: expected status 201, got 404/ },
-    'a failed step: exit code 1',
+  t.match(failed, { code: 1 }, 'a failed step: exit code 1')
+  t.equal(
+    (failed as { stderr: string }).stderr,
+    'Failed: add customer: expected status 201, got 404: No route matches POST /nowhere/api/add/customer.\n',
   )
 })

@@ -1,47 +1,54 @@
 // The server process: start-up, refusal of bad configuration, graceful shutdown, and the migrate command.
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { request } from 'node:http'
-import { tmpdir } from 'node:os'
+import { readFileSync, statSync } from 'node:fs'
+import { type IncomingMessage, request } from 'node:http'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import SQLite from 'better-sqlite3'
 import t from 'tap'
-import { newCustomer } from './helper.js'
-import { type Run, runScript } from './process.js'
+import { customerRecord, newCustomer, tempFolder } from './helper.js'
+import { logged, runScript, startServer } from './process.js'
 
-/** A temporary folder, removed when the tests of this file end. */
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'crm-server-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** Waits for the server's "listening" log line and returns its port. */
-async function listeningPort(server: Run): Promise<number> {
-  for (let waited = 0; waited < 20_000; waited += 50) {
-    const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(server.stdout())
-    if (match) return Number(match[1])
-    if (server.child.exitCode !== null) break
-    await sleep(50)
-  }
-  throw new Error(`the server did not start:\n${server.stdout()}\n${server.stderr()}`)
-}
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
 t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request in flight, then closes', async (t) => {
-  const filename = join(tempDir(), 'data', 'crm.sqlite')
-  const server = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
-  t.teardown(() => void server.child.kill('SIGKILL'))
-  const port = await listeningPort(server)
-  t.match(server.stdout(), /"migration":"20261129_001_initial","status":"Success"/)
+  const filename = join(tempFolder(t, 'server'), 'data', 'crm.sqlite')
+  const server = await startServer(t, { DATABASE_URL: filename, LOG_LEVEL: 'info' })
+  const { port } = server
+  t.same(
+    logged(server, 'migration applied'),
+    ['20261129_001_initial', '20261129_002_upload_reports', '20261129_003_export_records', '20261129_004_api_keys'].map(
+      (migration) => ({ level: 30, migration, status: 'Success', msg: 'migration applied' }),
+    ),
+    'the new file is migrated, each migration logged',
+  )
   // No key existed and API_KEY is not set: the first admin key is made, and (standard output being
   // a log here, not a terminal) written to a file beside the database that only its owner may read.
   const keyFile = join(dirname(filename), 'first-admin-key.txt')
-  const key = /^(crm_[\w-]{43})$/m.exec(readFileSync(keyFile, 'utf8'))?.[1]
+  const written = readFileSync(keyFile, 'utf8')
+  const key = /^crm_[\w-]{43}(?=\n)/.exec(written)?.[0]
   t.ok(key, 'the first start makes an admin key, in a file')
+  const prefix = key?.slice(0, 12)
+  t.equal(
+    written,
+    `${key}\n\nSend it as "Authorization: Bearer <key>" (in Swagger UI: Authorize). Revoke it with ` +
+      `\`npm run keys -- revoke ${prefix}\` once you have made your own keys.\n` +
+      'Delete this file once you have kept the key somewhere safe.\n',
+    'the file holds the key, how to use it and how to revoke it',
+  )
   t.equal(statSync(keyFile).mode & 0o777, 0o600, 'that only its owner may read')
-  t.match(server.stdout(), /"msg":"made the first admin key and wrote it to a file only its owner can read"/)
-  t.match(server.stdout(), `"file":"${keyFile}"`, 'the log says where')
+  t.same(
+    logged(server, 'made the first admin key and wrote it to a file only its owner can read'),
+    [
+      {
+        level: 40,
+        key: prefix,
+        file: keyFile,
+        msg: 'made the first admin key and wrote it to a file only its owner can read',
+      },
+    ],
+    'the log names the key by its prefix and says where it is',
+  )
   t.notMatch(server.stdout() + server.stderr(), key ?? 'no key', 'the key is in no log line')
 
   // A request whose body is still arriving when the signal comes.
@@ -63,15 +70,19 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
   await sleep(200)
   req.end(body.slice(10))
 
-  const [res] = (await response) as [import('node:http').IncomingMessage]
+  const [res] = (await response) as [IncomingMessage]
   let text = ''
   for await (const chunk of res) text += chunk
   t.equal(res.statusCode, 201, 'the request in flight completes')
   t.equal(res.headers.connection, 'close', 'and its connection is not kept open')
-  t.match(JSON.parse(text), { id: 1, email: 'ada@example.com' })
+  const added = JSON.parse(text)
+  t.match(added.created, ISO)
+  t.same(added, customerRecord(1, added.created), 'and answers with the customer')
   t.equal(await server.exit, 0, 'exits cleanly')
-  t.match(server.stdout(), /"signal":"SIGTERM"/)
-  t.match(server.stdout(), /stopped; the database is closed/)
+  t.same(logged(server, 'shutting down: finishing in-flight requests'), [
+    { level: 30, signal: 'SIGTERM', msg: 'shutting down: finishing in-flight requests' },
+  ])
+  t.same(logged(server, 'stopped; the database is closed'), [{ level: 30, msg: 'stopped; the database is closed' }])
 
   const sqlite = new SQLite(filename, { readonly: true })
   t.teardown(() => sqlite.close())
@@ -79,9 +90,7 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
   sqlite.close()
 
   // Started again: a key exists, so none is made or printed.
-  const again = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename, LOG_LEVEL: 'info' })
-  t.teardown(() => void again.child.kill('SIGKILL'))
-  await listeningPort(again)
+  const again = await startServer(t, { DATABASE_URL: filename, LOG_LEVEL: 'info' })
   t.notMatch(again.stdout(), /crm_|first admin key/, 'a later start makes no key')
   again.child.kill('SIGTERM')
   t.equal(await again.exit, 0)
@@ -90,35 +99,33 @@ t.test('starts on a new SQLite file, serves, and on SIGTERM finishes the request
 t.test('a bad configuration value stops start-up with a clear message', async (t) => {
   const server = runScript(t, 'src/server.ts', [], { PORT: 'eighty', DATABASE_URL: ':memory:' })
   t.equal(await server.exit, 1)
-  t.match(server.stderr(), /Invalid configuration: PORT="eighty": Expected integer/)
+  t.equal(server.stderr(), 'Invalid configuration: PORT="eighty": Expected integer\n')
 })
 
 t.test('a migration that fails stops start-up with a non-zero exit', async (t) => {
-  const filename = join(tempDir(), 'crm.sqlite')
+  const filename = join(tempFolder(t, 'server'), 'crm.sqlite')
   const sqlite = new SQLite(filename)
   sqlite.exec('create table customers (id integer)')
   sqlite.close()
   const server = runScript(t, 'src/server.ts', [], { PORT: '0', DATABASE_URL: filename })
   t.equal(await server.exit, 1)
-  t.match(
-    server.stderr() + server.stdout(),
-    /Migration 20261129_001_initial failed: table `?"?customers"?`? already exists/,
-  )
+  t.equal(server.stderr(), 'Could not start: Migration 20261129_001_initial failed: table "customers" already exists\n')
   t.notMatch(server.stdout(), /Server listening/)
 })
 
 t.test('npm run db:migrate applies pending migrations, then reports the database up to date', async (t) => {
-  const filename = join(tempDir(), 'crm.sqlite')
+  const filename = join(tempFolder(t, 'server'), 'crm.sqlite')
   const first = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: filename })
   t.equal(await first.exit, 0)
-  t.match(
+  t.equal(
     first.stdout(),
-    /Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\nSuccess: 20261129_004_api_keys\nApplied 4 migration\(s\)\./,
+    'Success: 20261129_001_initial\nSuccess: 20261129_002_upload_reports\nSuccess: 20261129_003_export_records\n' +
+      'Success: 20261129_004_api_keys\nApplied 4 migration(s).\n',
   )
   const second = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: filename })
   t.equal(await second.exit, 0)
-  t.match(second.stdout(), /The database is up to date\./)
+  t.equal(second.stdout(), 'The database is up to date.\n')
   const bad = runScript(t, 'src/migrate.ts', [], { DATABASE_URL: 'postgres://localhost/test' })
   t.equal(await bad.exit, 1)
-  t.match(bad.stderr(), /PostgreSQL is not supported yet/)
+  t.equal(bad.stderr(), 'DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path or :memory:\n')
 })
