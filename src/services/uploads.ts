@@ -1,13 +1,19 @@
 // Uploads of customer and product lists: from the received file to its stored report, and the reports read again.
 import type { FastifyBaseLogger } from 'fastify'
-import { UploadModeSchema, type UploadKind, type UploadMode, type UploadReport } from '../../schemas/upload.js'
+import {
+  REPORT_ERRORS_LIMIT,
+  UploadModeSchema,
+  type UploadKind,
+  type UploadMode,
+  type UploadReport,
+} from '../../schemas/upload.js'
 import type { Db } from '../db/connect.js'
 import { checkContent, type Format, formatOf } from '../imports/formats.js'
 import { parsedRows, type Pending, type RowValue } from '../imports/parse.js'
 import { readRows } from '../imports/read.js'
 import type { ReceivedFile } from '../imports/receive.js'
-import { storeRows } from '../imports/run.js'
 import { sheetRows } from '../imports/sheets.js'
+import { type Candidate, type Outcome, type Store, stores } from '../imports/store.js'
 import { invalid, notFound } from '../problems.js'
 import { now } from './values.js'
 
@@ -77,14 +83,77 @@ async function storeUpload<K extends UploadKind>(
       const uploadLog = log.child({ upload: report.id, kind, filename })
       await storeRows(trx, kind, report, first, batches, uploadLog)
       await saveReport(trx, report)
-      const { rows: count, inserted, updated, skipped } = report
-      uploadLog.info({ rows: count, inserted, updated, skipped }, 'upload stored')
+      uploadLog.info(
+        { rows: report.rows, inserted: report.inserted, updated: report.updated, skipped: report.skipped },
+        'upload stored',
+      )
       return report
     })
   } finally {
     // Ends the reading when storing failed half way: the file closes, the worker is free again.
     await batches.return?.(undefined)
   }
+}
+
+// ---- The rows, stored batch by batch and counted in the report ----
+
+/** Rows checked against the database and stored together; bounds the memory an upload holds. */
+const BATCH_ROWS = 500
+
+/**
+ * Stores the valid rows in batches, stamped with the report's time, and counts every row in
+ * `report`: skipped rows are logged one by one, and the report lists the first of them. `first` is
+ * the first batch read, taken before the transaction began; `rest` reads the others.
+ */
+async function storeRows<K extends UploadKind>(
+  trx: Db,
+  kind: K,
+  report: UploadReport,
+  first: IteratorResult<Pending<RowValue<K>>[]>,
+  rest: AsyncIterator<Pending<RowValue<K>>[]>,
+  log: FastifyBaseLogger,
+): Promise<void> {
+  const storeBatch = stores[kind](trx, report.mode, report.created)
+  let pending: Pending<RowValue<K>>[] = []
+  for (let next = first; !next.done; next = await rest.next()) {
+    const batch = next.value
+    report.rows += batch.length
+    for (const entry of batch) {
+      pending.push(entry)
+      if (pending.length >= BATCH_ROWS) {
+        tally(report, pending, await storeValid(storeBatch, pending), log)
+        pending = []
+      }
+    }
+  }
+  tally(report, pending, await storeValid(storeBatch, pending), log)
+}
+
+/** Stores the valid rows among `pending`; the outcome of each, in order. */
+async function storeValid<T>(storeBatch: Store<T>, pending: Pending<T>[]): Promise<Outcome[]> {
+  const valid = pending.filter((entry) => entry.reason === undefined) as Candidate<T>[]
+  return valid.length > 0 ? storeBatch(valid) : []
+}
+
+/** Counts the rows of a stored batch in the report: a valid row by its outcome, the others as skipped. */
+function tally<T>(report: UploadReport, pending: Pending<T>[], outcomes: Outcome[], log: FastifyBaseLogger) {
+  let next = 0
+  for (const { row, reason } of pending) {
+    if (reason !== undefined) {
+      skip(report, row, reason, log)
+      continue
+    }
+    const outcome = outcomes[next++]!
+    if (outcome === 'inserted') report.inserted++
+    else if (outcome === 'updated') report.updated++
+    else skip(report, row, outcome.reason, log)
+  }
+}
+
+function skip(report: UploadReport, row: number, reason: string, log: FastifyBaseLogger) {
+  report.skipped++
+  if (report.errors.length < REPORT_ERRORS_LIMIT) report.errors.push({ row, reason })
+  log.info({ row, reason }, 'upload row skipped')
 }
 
 // ---- The `upload_reports` table: written here, as an upload begins and ends, and read here ----
