@@ -1,14 +1,12 @@
 // Reading spreadsheets in the worker thread: rows in batches, and the worker freed when a reader stops early.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { HttpProblem } from '../src/problems.js'
 import { sheetRows } from '../src/imports/sheets.js'
-import { workbook } from './helper.js'
+import { tempFolder, workbook } from './helper.js'
 
-const folder = mkdtempSync(join(tmpdir(), 'crm-sheets-'))
-t.teardown(() => rmSync(folder, { recursive: true, force: true }))
+const folder = tempFolder(t, 'sheets')
 const file = join(folder, 'big.xlsx')
 writeFileSync(file, workbook(Array.from({ length: 5000 }, (_, i) => [`P${i}`, `p${i}@example.com`, 'Street'])))
 const job = { kind: 'customers' as const, path: file, filename: 'big.xlsx', format: 'xlsx' as const }
@@ -22,11 +20,13 @@ t.test('the rows arrive parsed, in batches, in order', async (t) => {
   }
   t.equal(batches, 5, 'a batch for each 1000 rows')
   t.equal(rows.length, 5000)
-  t.match(rows[0], {
-    row: 1,
-    value: { customer: { name: 'P0', email: 'p0@example.com', status: 'active' }, key: 'p0@example.com' },
-  })
-  t.match(rows[4999], { row: 5000, value: { customer: { name: 'P4999' } } })
+  const parsed = (i: number) => {
+    const given = { name: `P${i}`, email: `p${i}@example.com`, address: 'Street' }
+    const customer = { status: 'active', optphone: false, optemail: false, optchat: false, ...given }
+    return { row: i + 1, value: { customer, key: `p${i}@example.com`, given } }
+  }
+  t.same(rows[0], parsed(0))
+  t.same(rows[4999], parsed(4999))
 })
 
 t.test('a reader that stops half way frees the worker for the next upload', async (t) => {
@@ -100,4 +100,20 @@ t.test('reading a workbook in this thread: cells, date cells in either date syst
     writeFileSync(path, zip)
     await t.rejects(rowsOf(path), new HttpProblem(status, ''), name)
   }
+})
+
+t.test('a worker that cannot start fails its upload and lets the next one have its turn', async (t) => {
+  class NoThreads {
+    constructor() {
+      throw new Error('no threads left')
+    }
+  }
+  const mocked = await t.mockImport<typeof import('../src/imports/sheets.js')>('../src/imports/sheets.js', {
+    'node:worker_threads': { Worker: NoThreads },
+  })
+  const read = async () => {
+    for await (const _ of mocked.sheetRows(job)) void _
+  }
+  await t.rejects(read(), { message: 'no threads left' })
+  await t.rejects(read(), { message: 'no threads left' }, 'the second reading is not left waiting for a turn')
 })

@@ -117,14 +117,23 @@ export function sheetRows<K extends UploadKind>(job: SheetFile<K>): AsyncIterabl
   return { [Symbol.asyncIterator]: () => readInWorker<K>(job) }
 }
 
+/** The job's turn on the worker, given back however the job ends: even a worker that fails to start. */
 async function* readInWorker<K extends UploadKind>(job: SheetFile<K>): AsyncGenerator<Pending<RowValue<K>>[]> {
   const release = await takeTurn()
+  try {
+    yield* runJob(job)
+  } finally {
+    release()
+  }
+}
+
+async function* runJob<K extends UploadKind>(job: SheetFile<K>): AsyncGenerator<Pending<RowValue<K>>[]> {
   const id = ++jobs
   const current = (worker ??= startWorker())
   const messages = new JobMessages(current, id, job.filename)
-  current.postMessage({ ...job, id, limits: SPREADSHEET_LIMITS } satisfies SheetJob)
   let finished = false
   try {
+    current.postMessage({ ...job, id, limits: SPREADSHEET_LIMITS } satisfies SheetJob)
     for (;;) {
       const message = await messages.next()
       if ('batch' in message) {
@@ -143,6 +152,5 @@ async function* readInWorker<K extends UploadKind>(job: SheetFile<K>): AsyncGene
       if (worker === current) worker = undefined
       await current.terminate()
     }
-    release()
   }
 }
