@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream'
 import type { InjectOptions } from 'fastify'
 import type { Test } from 'tap'
 import * as XLSX from 'xlsx'
+import type { UploadReport } from '../schemas/upload.js'
 import { type App, buildApp } from '../src/app.js'
 import type { Config } from '../src/config.js'
 import { assertDocumented } from './documented.js'
@@ -278,3 +279,27 @@ export function excelDate(day: string) {
   const serial = (Date.parse(`${day}T00:00:00Z`) - Date.UTC(1899, 11, 30)) / 86_400_000
   return { t: 'n', v: serial, z: 'yyyy-mm-dd' }
 }
+
+/**
+ * Checks that `report` is the whole upload report `expected` describes: mode insert, and nothing
+ * read, stored or skipped unless `expected` says so; its `created` is any UTC time to the millisecond.
+ */
+export function sameReport(
+  t: Test,
+  report: UploadReport,
+  expected: Pick<UploadReport, 'id' | 'kind' | 'filename'> & Partial<UploadReport>,
+  message = 'the whole report',
+) {
+  t.match(report.created, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 'created at a time of its own')
+  t.strictSame(
+    report,
+    { mode: 'insert', rows: 0, inserted: 0, updated: 0, skipped: 0, errors: [], ...expected, created: report.created },
+    message,
+  )
+}
+
+/** The title and the `<main>` content of an HTML page, for comparing with the exact text expected. */
+export const pageParts = (html: string) => ({
+  title: /<title>(.*)<\/title>/.exec(html)?.[1],
+  main: /<main>\n([\s\S]*)<\/main>/.exec(html)?.[1],
+})

@@ -1,6 +1,17 @@
 // Product uploads: defaults, Excel dates, money, owners, and the exact report.
 import t from 'tap'
-import { build, client, excelDate, newCustomer, type TestApp, upload, workbook } from './helper.js'
+import {
+  build,
+  client,
+  excelDate,
+  newCustomer,
+  PROBLEM_JSON,
+  problemBody,
+  sameReport,
+  type TestApp,
+  upload,
+  workbook,
+} from './helper.js'
 
 const stored = (app: TestApp) =>
   app.db
@@ -33,7 +44,8 @@ t.test('a CSV of products: defaults, owners, and every kind of bad row', async (
   ].join('\n')
   const res = await upload(app, '/upload/products', { filename: 'products.csv', content: csv, field: 'prodfile' })
   t.equal(res.status, 201)
-  t.same(res.body, {
+  t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+  sameReport(t, res.body, {
     id: 1,
     kind: 'products',
     mode: 'insert',
@@ -55,7 +67,6 @@ t.test('a CSV of products: defaults, owners, and every kind of bad row', async (
       { row: 12, reason: 'CustomerId 99 is not a stored customer' },
       { row: 13, reason: 'CustomerId must be integer or null' },
     ],
-    created: res.body.created,
   })
   t.same(await stored(app), [
     { id: 1, name: 'Kettle', price_cents: 1999, purchased: '2024-02-29', warranty: 1, customerid: ada.id },
@@ -81,7 +92,10 @@ t.test('an XLSX of products: a header row, real Excel dates, numbers and text', 
   ])
   const res = await upload(app, '/upload/products', { filename: 'products.xlsx', content: file })
   t.equal(res.status, 201)
-  t.match(res.body, {
+  sameReport(t, res.body, {
+    id: 1,
+    kind: 'products',
+    filename: 'products.xlsx',
     rows: 4,
     inserted: 3,
     skipped: 1,
@@ -98,7 +112,8 @@ t.test('an XLS of products with an Excel date', async (t) => {
   const app = await build(t)
   const file = workbook([['Toaster', 25.5, excelDate('1999-12-31'), 5]], 'biff8')
   const res = await upload(app, '/upload/products', { filename: 'p.xls', content: file })
-  t.match(res.body, { rows: 1, inserted: 1, skipped: 0 })
+  t.equal(res.status, 201)
+  sameReport(t, res.body, { id: 1, kind: 'products', filename: 'p.xls', rows: 1, inserted: 1 })
   t.same(await stored(app), [
     { id: 1, name: 'Toaster', price_cents: 2550, purchased: '1999-12-31', warranty: 5, customerid: null },
   ])
@@ -107,9 +122,20 @@ t.test('an XLS of products with an Excel date', async (t) => {
 t.test('products may repeat; the product upload takes no mode', async (t) => {
   const app = await build(t)
   const res = await upload(app, '/upload/products', { filename: 'p.csv', content: 'Lamp,5\nLamp,5\n' })
-  t.match(res.body, { rows: 2, inserted: 2, skipped: 0 })
+  t.equal(res.status, 201)
+  sameReport(t, res.body, { id: 1, kind: 'products', filename: 'p.csv', rows: 2, inserted: 2 })
   const withMode = await upload(app, '/upload/products?mode=upsert', { filename: 'p.csv', content: 'Lamp,5\n' })
   t.equal(withMode.status, 400)
-  t.same(withMode.body.errors, [{ field: 'mode', message: 'is not a known field' }])
-  t.equal((await stored(app)).length, 2)
+  t.equal(withMode.headers['content-type'], PROBLEM_JSON)
+  t.same(
+    withMode.body,
+    problemBody(withMode, 400, 'The request has 1 invalid field: mode is not a known field.', [
+      { field: 'mode', message: 'is not a known field' },
+    ]),
+  )
+  const lamp = { name: 'Lamp', price_cents: 500, purchased: today(), warranty: 2, customerid: null }
+  t.same(await stored(app), [
+    { id: 1, ...lamp },
+    { id: 2, ...lamp },
+  ])
 })
