@@ -36,6 +36,8 @@ export default tseslint.config(
       // Fastify plugins and tap subtests are async by contract, awaiting something or not.
       '@typescript-eslint/require-await': 'off',
       eqeqeq: ['error', 'always', { null: 'ignore' }],
+      // A body that Prettier spreads over several lines gets braces, so that it reads as one block.
+      curly: ['error', 'multi-line', 'consistent'],
     },
   },
   {

@@ -9,10 +9,7 @@ function primaryId(db: Kysely<any>) {
 }
 
 const flag = (name: string) => (col: ColumnDefinitionBuilder) =>
-  col
-    .notNull()
-    .defaultTo(0)
-    .check(sql`${sql.ref(name)} in (0, 1)`)
+  col.notNull().defaultTo(0).check(sql`${sql.ref(name)} in (0, 1)`)
 
 const check = (condition: RawBuilder<unknown>) => (col: ColumnDefinitionBuilder) => col.notNull().check(condition)
 

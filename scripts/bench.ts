@@ -323,6 +323,7 @@ try {
 }
 
 const width = Math.max(...results.map((r) => r.name.length))
-for (const r of results)
+for (const r of results) {
   console.log(`${r.pass ? 'PASS' : 'FAIL'}  ${r.name.padEnd(width)}  ${r.value}  (target ${r.target})`)
+}
 process.exitCode = results.every((r) => r.pass) ? 0 : 1

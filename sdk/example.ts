@@ -225,5 +225,6 @@ async function main(baseUrl = 'http://127.0.0.1:3000'): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await main(process.argv[2])
+}

@@ -26,8 +26,9 @@ export async function keysCommand(db: Db, argv: string[], print: (line: string) 
   const [command, ...rest] = positionals
   if (command === 'create' && rest.length === 0) {
     const { name, role } = values
-    if (name === undefined || !Value.Check(KeyName, name))
+    if (name === undefined || !Value.Check(KeyName, name)) {
       throw new UsageError('--name must be one line of text, at most 200 characters.')
+    }
     if (!Value.Check(Role, role)) throw new UsageError('--role must be reader, editor or admin.')
     const created = await createKey(db, name, role)
     print(`Created ${created.role} key ${created.prefix} (id ${created.id}) for "${created.name}".`)

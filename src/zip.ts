@@ -193,8 +193,9 @@ export function readEntryData(zip: Buffer, entry: EntryHeader): Buffer {
     throw new ZipFormatError(`no local header at byte ${at}`)
   }
   const start = at + SIZE.local + zip.readUInt16LE(at + 26) + zip.readUInt16LE(at + 28)
-  if (start + entry.compressed > zip.length)
+  if (start + entry.compressed > zip.length) {
     throw new ZipFormatError(`the data of entry at byte ${at} runs past the end`)
+  }
   return zip.subarray(start, start + entry.compressed)
 }
 

@@ -168,8 +168,9 @@ const anyDate = fc.date({
 
 /** Strings by format: dates, timestamps and e-mail addresses; any other by pattern. */
 function stringOf(schema: Schema): fc.Arbitrary<string> {
-  if (schema.format === 'date')
+  if (schema.format === 'date') {
     return fc.oneof(anyDate.map(dayOf), fc.constantFrom('2024-02-29', '1900-01-01', '2999-12-31'))
+  }
   if (schema.format === 'date-time') return anyDate.map((date) => date.toISOString())
   if (schema.format === 'email') return emailAddress.filter((text) => text.length <= (schema.maxLength ?? Infinity))
   return textOf(schema)

@@ -121,13 +121,13 @@ t.test(
         for (const headers of [bearer(keys[role]), { 'x-api-key': keys[role] }]) {
           const res = await call(app, operation, headers)
           const enough = ROLES.indexOf(role) >= ROLES.indexOf(needed)
-          if (enough)
+          if (enough) {
             t.equal(
               res.statusCode,
               admittedStatus(operation.operationId),
               `${operation.operationId} as ${role}: admitted, and answered as without parameters`,
             )
-          else {
+          } else {
             t.equal(res.statusCode, 403, `${operation.operationId} as ${role}: 403`)
             t.same(
               res.json(),

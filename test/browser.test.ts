@@ -12,8 +12,9 @@ t.setTimeout(50_000)
 async function definitions(page: Page): Promise<Record<string, string>> {
   const terms = await page.locator('dl > dt').allTextContents()
   const descriptions = await page.locator('dl > dd').allTextContents()
-  if (terms.length !== descriptions.length)
+  if (terms.length !== descriptions.length) {
     throw new Error(`${terms.length} terms but ${descriptions.length} descriptions`)
+  }
   return Object.fromEntries(terms.map((term, i) => [term.trim(), descriptions[i]?.trim() ?? '']))
 }
 

@@ -44,8 +44,9 @@ export function undocumented(
   if (!documented) return `${name}, a status its document does not list`
   const type = (response.contentType ?? '').split(';')[0]!.trim()
   if (!documented.content) return response.body === '' ? undefined : `${name} with a body its document does not have`
-  if (!(type in documented.content))
+  if (!(type in documented.content)) {
     return `${name} as ${type || 'no media type'}, not ${Object.keys(documented.content).join(' or ')}`
+  }
   if (!type.endsWith('json')) return undefined
   const path = new URL(url, 'http://localhost').pathname
   const key = `${method} ${path} ${response.status} ${type}`

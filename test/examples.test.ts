@@ -18,8 +18,9 @@ interface Operation {
 }
 const operations = new Map<string, { method: string; path: string; operation: Operation }>()
 for (const [path, methods] of Object.entries(document.paths as unknown as Record<string, Record<string, Operation>>)) {
-  for (const [method, operation] of Object.entries(methods))
+  for (const [method, operation] of Object.entries(methods)) {
     operations.set(operation.operationId, { method, path, operation })
+  }
 }
 
 /** The times, request ids and key material the server makes, which no example can know. */

@@ -147,11 +147,13 @@ function problemTrouble(status: number, type: string, body: string): string | un
   }
   for (const field of ['type', 'title', 'detail']) {
     const value = problem[field]
-    if (typeof value !== 'string' || value === '')
+    if (typeof value !== 'string' || value === '') {
       return `answered ${status} with problem details lacking "${field}": ${shown}`
+    }
   }
-  if (problem.status !== status)
+  if (problem.status !== status) {
     return `answered ${status} with problem details saying status ${String(problem.status)}`
+  }
   return undefined
 }
 
@@ -164,8 +166,9 @@ function troubleWith(operation: Operation, request: Case, answer: Answer): strin
   const html = operation.html && (request.wantsHtml ?? type.startsWith('text/html'))
   if (status >= 400) {
     if (!html) return problemTrouble(status, type, answer.body)
-    if (!type.startsWith('text/html'))
+    if (!type.startsWith('text/html')) {
       return `answered ${status} as ${type || 'no media type'}, not the HTML page asked for`
+    }
     const title = `<h1>${escapeHtml(STATUS_CODES[status] ?? '')}</h1>`
     return answer.body.includes(title) ? undefined : `answered ${status} with a page that does not name the status`
   }

@@ -186,8 +186,9 @@ t.test('a JSON body over the limit is a 413 problem; every string field has a ma
     const boundedPattern = typeof s.pattern === 'string' && !/[*+]|\{\d+,\}/.test(s.pattern)
     const bounded = s.maxLength !== undefined || s.enum !== undefined || boundedPattern || s.format === 'binary'
     if (types.includes('string') && !bounded) unbounded.push(path)
-    for (const [key, value] of Object.entries(s))
+    for (const [key, value] of Object.entries(s)) {
       if (key !== 'example' && key !== 'examples') visit(value, `${path}/${key}`)
+    }
   }
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
     for (const [method, operation] of Object.entries(methods)) {

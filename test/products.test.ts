@@ -172,8 +172,9 @@ t.test('add a product', async (t) => {
     const app = await build(t)
     const api = client(app)
     const ada = await addCustomer(api)
-    for (const price of [0.1, 0.2])
+    for (const price of [0.1, 0.2]) {
       t.equal((await api.post('/api/add/product', newProduct(ada.id, { price }))).status, 201)
+    }
     t.equal(await revenueOf(api, ada.id), 0.3)
     const grace = await addCustomer(api)
     for (let i = 0; i < 3; i++) await api.post('/api/add/product', newProduct(grace.id, { price: 19.99 }))

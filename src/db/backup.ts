@@ -52,8 +52,9 @@ function checkSource(source: string) {
       'DATABASE_URL is :memory: — an in-memory database lives only inside the server process; there is no file to back up',
     )
   }
-  if (!existsSync(source))
+  if (!existsSync(source)) {
     throw new BackupError(`The database file ${source} does not exist (DATABASE_URL); nothing to back up`)
+  }
   if (!statSync(source).isFile()) throw new BackupError(`The database path ${source} is not a file (DATABASE_URL)`)
 }
 

@@ -18,8 +18,9 @@ export async function* csvText(columns: Column[], rows: AsyncIterable<CellValue[
   yield `\ufeff${columns.map((column) => field('text', column.name)).join(',')}\r\n`
   for await (const page of rows) {
     let chunk = ''
-    for (const values of page)
+    for (const values of page) {
       chunk += `${columns.map((column, i) => field(column.type, values[i] ?? null)).join(',')}\r\n`
+    }
     yield chunk
   }
 }

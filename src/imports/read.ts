@@ -294,8 +294,9 @@ function cellValue(ssf: DateCodes, date1904: boolean): (cell: XLSX.CellObject | 
     if (!cell || cell.t === 'e' || cell.t === 'z') return null
     if (cell.t === 'n' && typeof cell.v === 'number' && cell.z !== undefined && ssf.is_date(cell.z)) {
       const day = ssf.parse_date_code(cell.v, { date1904 })
-      if (day)
+      if (day) {
         return `${String(day.y).padStart(4, '0')}-${String(day.m).padStart(2, '0')}-${String(day.d).padStart(2, '0')}`
+      }
     }
     return (cell.v as Cell) ?? null
   }

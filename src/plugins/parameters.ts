@@ -22,8 +22,9 @@ async function mergeBodyIntoQuery(request: FastifyRequest) {
   refuseRepeats(query)
   const body = request.body
   if (body === undefined) return
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid(WHOLE_BODY, 'must be a JSON object')
+  }
   for (const name of Object.keys(body)) {
     if (Object.hasOwn(query, name)) throw invalid(name, 'is given both in the query string and in the body')
   }

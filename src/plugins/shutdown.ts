@@ -39,8 +39,9 @@ export default fp(
     const inFlight = () => [...connections.values()].some((count) => count > 0)
 
     app.addHook('onRequest', async () => {
-      if (closing)
+      if (closing) {
         throw new HttpProblem(503, 'The server is shutting down; try again shortly.', undefined, { 'retry-after': '5' })
+      }
     })
     app.addHook('preClose', async () => {
       closing = true

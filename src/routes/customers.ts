@@ -102,8 +102,9 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      if (Object.keys(request.body).length === 1)
+      if (Object.keys(request.body).length === 1) {
         throw invalid(WHOLE_BODY, 'must set at least one attribute besides id')
+      }
       return updateCustomer(app.db, request.body)
     },
   )
