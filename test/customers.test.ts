@@ -142,12 +142,6 @@ t.test('add a customer', async (t) => {
         ['name', 'email', 'address', 'status'].map((field) => ({ field, message: 'is required' })),
       ),
     )
-    t.same(res.body.errors.map((e: { field: string }) => e.field).sort(), ['address', 'email', 'name', 'status'])
-    t.ok(res.body.errors.every((e: { message: string }) => e.message === 'is required'))
-    t.equal(
-      res.body.detail,
-      'The request has 4 invalid fields: name is required; email is required; address is required; status is required.',
-    )
     t.same(await storedCustomers(app), [])
   })
 

@@ -410,94 +410,96 @@ t.test('every export is recorded and logged; the records are listed newest first
   )
 })
 
-t.test('a client that goes away stops the export, and the record says so', async (t) => {
-  const { app, port } = await serve(t)
-  // A file far larger (about 30 MB) than the socket buffers between client and server can hold,
-  // so the export cannot be sent whole before the client's hang-up is seen, however busy the machine.
-  const address = `${'A long street name, '.repeat(15)}Springfield`
-  const rows = Array.from({ length: 100_000 }, (_, i) => ({
-    name: `P${i}`,
-    name_key: `p${i}`,
-    email: `p${i}@example.com`,
-    email_key: `p${i}@example.com`,
-    address,
-    phone: null,
-    optphone: 0,
-    optemail: 0,
-    optchat: 0,
-    status: 'active' as const,
-    created: 'x',
-    updated: 'x',
-  }))
-  for (let i = 0; i < rows.length; i += 500) await insertMany(app.db, 'customers', rows.slice(i, i + 500))
-  // A client that reads the first bytes and hangs up: its socket is destroyed.
-  const requestId = await new Promise<string>((resolve, reject) => {
-    const req = request(
-      {
-        port,
-        path: '/api/customer/export?name=a&surname=b&email=c@example.com&format=csv',
-        agent: false,
-        headers: AS_ADMIN,
-      },
-      (res) => {
-        res.once('data', () => {
-          req.destroy()
-          resolve(String(res.headers['x-request-id']))
-        })
-      },
-    )
-    // The hang-up may come back as an error too, after the promise is settled.
-    req.on('error', () => undefined)
-    req.once('error', reject)
-    req.end()
-  })
-  for (let waited = 0; waited < 5000; waited += 50) {
-    // The line is written once the record is updated: read in this order, the two agree.
-    const stopped = app.logs().find((line) => line.msg === 'export stopped')
-    if (stopped) {
-      const records = await app.db.selectFrom('export_records').selectAll().execute()
-      const [record] = records
-      t.match(record?.created, ISO)
-      t.same(
-        records,
-        [
-          {
-            id: 1,
-            kind: 'customers',
-            format: 'csv',
-            name: 'a',
-            surname: 'b',
-            email: 'c@example.com',
-            rows: record!.rows,
-            completed: 0,
-            requestid: requestId,
-            created: record!.created,
-          },
-        ],
-        'recorded as not completed',
-      )
-      t.ok(record!.rows < 100_000, `stopped after ${record!.rows} rows`)
-      const { time: _time, pid: _pid, hostname: _hostname, ...line } = stopped
-      t.same(
-        line,
+for (const format of ['csv', 'xlsx'] as const) {
+  t.test(`a client that goes away stops the export (${format}), and the record says so`, async (t) => {
+    const { app, port } = await serve(t)
+    // A file far larger (about 30 MB) than the socket buffers between client and server can hold,
+    // so the export cannot be sent whole before the client's hang-up is seen, however busy the machine.
+    const address = `${'A long street name, '.repeat(15)}Springfield`
+    const rows = Array.from({ length: 100_000 }, (_, i) => ({
+      name: `P${i}`,
+      name_key: `p${i}`,
+      email: `p${i}@example.com`,
+      email_key: `p${i}@example.com`,
+      address,
+      phone: null,
+      optphone: 0,
+      optemail: 0,
+      optchat: 0,
+      status: 'active' as const,
+      created: 'x',
+      updated: 'x',
+    }))
+    for (let i = 0; i < rows.length; i += 500) await insertMany(app.db, 'customers', rows.slice(i, i + 500))
+    // A client that reads the first bytes and hangs up: its socket is destroyed.
+    const requestId = await new Promise<string>((resolve, reject) => {
+      const req = request(
         {
-          level: 40,
-          reqId: requestId,
-          export: 1,
-          kind: 'customers',
-          format: 'csv',
-          rows: record!.rows,
-          reason: 'the download was closed',
-          msg: 'export stopped',
+          port,
+          path: `/api/customer/export?name=a&surname=b&email=c@example.com&format=${format}`,
+          agent: false,
+          headers: AS_ADMIN,
         },
-        'logged as a warning, with the rows sent',
+        (res) => {
+          res.once('data', () => {
+            req.destroy()
+            resolve(String(res.headers['x-request-id']))
+          })
+        },
       )
-      return
+      // The hang-up may come back as an error too, after the promise is settled.
+      req.on('error', () => undefined)
+      req.once('error', reject)
+      req.end()
+    })
+    for (let waited = 0; waited < 5000; waited += 50) {
+      // The line is written once the record is updated: read in this order, the two agree.
+      const stopped = app.logs().find((line) => line.msg === 'export stopped')
+      if (stopped) {
+        const records = await app.db.selectFrom('export_records').selectAll().execute()
+        const [record] = records
+        t.match(record?.created, ISO)
+        t.same(
+          records,
+          [
+            {
+              id: 1,
+              kind: 'customers',
+              format,
+              name: 'a',
+              surname: 'b',
+              email: 'c@example.com',
+              rows: record!.rows,
+              completed: 0,
+              requestid: requestId,
+              created: record!.created,
+            },
+          ],
+          'recorded as not completed',
+        )
+        t.ok(record!.rows < 100_000, `stopped after ${record!.rows} rows`)
+        const { time: _time, pid: _pid, hostname: _hostname, ...line } = stopped
+        t.same(
+          line,
+          {
+            level: 40,
+            reqId: requestId,
+            export: 1,
+            kind: 'customers',
+            format,
+            rows: record!.rows,
+            reason: 'the download was closed',
+            msg: 'export stopped',
+          },
+          'logged as a warning, with the rows sent',
+        )
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  t.fail('the export did not stop')
-})
+    t.fail('the export did not stop')
+  })
+}
 
 t.test('text no XML may hold, old dates, and formulas behind spaces', async (t) => {
   const app = await build(t)

@@ -35,8 +35,6 @@ async function withCustomers(t: Test): Promise<{ app: TestApp; api: Client }> {
   return { app, api }
 }
 
-const fieldsOf = (body: { errors: { field: string }[] }) => body.errors.map((e) => e.field).sort()
-
 t.test('add brand feedback', async (t) => {
   t.test('201 with the whole record; the row is stored as sent, at the time of the request', async (t) => {
     const { app, api } = await withCustomers(t)
@@ -119,8 +117,6 @@ t.test('add brand feedback', async (t) => {
         ['customerid', 'heading', 'body'].map((field) => ({ field, message: 'is required' })),
       ),
     )
-    t.same(fieldsOf(missing.body), ['body', 'customerid', 'heading'])
-    t.ok(missing.body.errors.every((e: { message: string }) => e.message === 'is required'))
     const oneLine = 'must be text on one line, not blank, without control characters'
     const lines = 'must be text, not blank, without control characters other than tabs and line breaks'
     const cases: [Record<string, unknown>, string, string][] = [
@@ -222,10 +218,15 @@ t.test('add product feedback', async (t) => {
     await insertProduct(app, 1, 1999)
     const missing = await api.post('/api/add/product/feedback', {})
     t.equal(missing.status, 400)
-    t.same(fieldsOf(missing.body), ['body', 'customerid', 'heading', 'productid'])
     t.same(
-      missing.body.errors,
-      ['productid', 'customerid', 'heading', 'body'].map((field) => ({ field, message: 'is required' })),
+      missing.body,
+      problemBody(
+        missing,
+        400,
+        'The request has 4 invalid fields: productid is required; customerid is required; heading is required; ' +
+          'body is required.',
+        ['productid', 'customerid', 'heading', 'body'].map((field) => ({ field, message: 'is required' })),
+      ),
     )
     const cases: [Record<string, unknown>, string, string][] = [
       [{ productid: undefined }, 'productid', 'is required'],

@@ -228,9 +228,6 @@ export const customerRecord = (id: number, time: string, overrides: Record<strin
   updated: time,
 })
 
-/** The problem+json every failure answers with, for comparing with `t.match`. */
-export const problemOf = (status: number) => ({ type: 'about:blank', status, title: String, detail: String })
-
 /** `text` as a part of a regular expression that matches it literally. */
 export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 

@@ -1,11 +1,11 @@
 // The OpenAPI document: served, committed, and complete for every operation.
-import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { promisify } from 'node:util'
+import { join } from 'node:path'
 import t from 'tap'
 import pkg from '../package.json' with { type: 'json' }
 import { undocumented } from './documented.js'
-import { build, client } from './helper.js'
+import { build, client, tempFolder } from './helper.js'
+import { root, runProcess } from './process.js'
 
 /** Each operation's documented statuses: those it can give, and nothing it cannot. */
 const statuses: Record<string, string[]> = {
@@ -196,11 +196,19 @@ t.test('Swagger UI is served at /docs', async (t) => {
 t.test(
   'Redocly lint (redocly.yaml: the strict recommended rules and more) finds no error and no warning',
   async (t) => {
-    const redocly = new URL('../node_modules/.bin/redocly', import.meta.url).pathname
-    const { stdout, stderr } = await promisify(execFile)(redocly, ['lint', 'openapi.json', '--format', 'json'], {
-      cwd: new URL('..', import.meta.url).pathname,
-      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
-    }).catch((error: { stdout: string; stderr: string }) => error)
+    const redocly = runProcess(
+      t,
+      join(root, 'node_modules/.bin/redocly'),
+      ['lint', 'openapi.json', '--format', 'json'],
+      {
+        HOME: tempFolder(t, 'redocly'),
+        REDOCLY_TELEMETRY: 'off',
+        REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true',
+        NO_COLOR: '1',
+      },
+    )
+    t.same(await redocly.ended, { code: 0, signal: null }, 'redocly lint passes')
+    const [stdout, stderr] = [redocly.stdout(), redocly.stderr()]
     const report = JSON.parse(stdout) as {
       totals: Record<string, number>
       problems: { ruleId: string; message: string }[]

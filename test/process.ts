@@ -1,14 +1,14 @@
-// A project script run as its own process from source (through tsx), for the tests of the server and the commands.
+// Processes for the tests: the project's scripts from source (through tsx), and the tools the tests drive.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import type { Test } from 'tap'
 
 export const root = new URL('..', import.meta.url).pathname
 
-/** How a process ended: its exit code, or the signal that ended it. */
+/** How a process ended: its exit code, or the signal that ended it; or why it could not start. */
 export interface Ending {
   code: number | null
   signal: NodeJS.Signals | null
+  error?: Error
 }
 
 export interface Run {
@@ -29,20 +29,32 @@ export interface Run {
 }
 
 /**
- * Runs `script` (such as `src/server.ts`) with `args`, and with only PATH and `env` in its
- * environment; when `t` ends, the process is killed if it still runs, and waited for.
+ * Runs `script` (such as `src/server.ts`) from source with `args`, and with only PATH and `env` in
+ * its environment; when `t` ends, the process is killed if it still runs, and waited for.
  */
 export function runScript(t: Test, script: string, args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return runProcess(t, process.execPath, ['--import', 'tsx', script, ...args], env)
+}
+
+/**
+ * Runs `command` with `args` in the project folder, and with only PATH and `env` in its
+ * environment; when `t` ends, the process is killed if it still runs, and waited for.
+ */
+export function runProcess(t: Test, command: string, args: string[], env: Record<string, string>): Run {
+  const child = spawn(command, args, {
     cwd: root,
-    // The children run through tsx, whose source maps differ from the test runner's: their
-    // coverage would garble the report, so tap's coverage is off in them.
+    // Children run from source through tsx (or are tools), whose source maps differ from the test
+    // runner's: their coverage would garble the report, so tap's coverage is off in them.
     env: { PATH: process.env.PATH, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   // 'close' comes after 'exit', once both outputs are read to their end: what the process printed
-  // last (a server's last log line) is in them when its ending is known.
-  const ended: Promise<Ending> = once(child, 'close').then(([code, signal]) => ({ code, signal }))
+  // last (a server's last log line) is in them when its ending is known. A command that cannot
+  // start ends with its error, so that nothing waiting on the ending is left with a rejection.
+  const ended = new Promise<Ending>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }))
+    child.once('error', (error) => resolve({ code: null, signal: null, error }))
+  })
   // Teardowns run last first: a folder made before the process is removed after it is gone.
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -59,7 +71,9 @@ export function runScript(t: Test, script: string, args: string[], env: Record<s
         if (match) finish(() => resolve(match))
       }
       const fail = (why: string) => () =>
-        finish(() => reject(new Error(`${script} ${why} ${String(pattern)}:\n${stdout}\n${stderr}`)))
+        finish(() =>
+          reject(new Error(`${[command, ...args].join(' ')} ${why} ${String(pattern)}:\n${stdout}\n${stderr}`)),
+        )
       const timer = setTimeout(fail(`printed in ${ms} ms no match of`), ms)
       const finish = (settle: () => void) => {
         clearTimeout(timer)

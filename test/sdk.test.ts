@@ -1,21 +1,19 @@
 // The generated client (sdk/): its types are current, the example program compiles on its own, and its flows run against a live server.
-import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import t from 'tap'
 import ts from 'typescript'
 import { createCrmClient } from '../sdk/client.js'
 import { runFlows } from '../sdk/example.js'
 import { customerRecord, exactly, serve, tempFolder, TEST_KEY } from './helper.js'
+import { runProcess, runScript } from './process.js'
 
 // About 16 s one subtest after another; side by side (the generator and the command-line runs are child
 // processes) about 12 s. The bound leaves room for the whole suite running its files in parallel on two cores.
 t.setTimeout(40_000)
 t.jobs = 5
 
-const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 const REQUEST_ID = /^urn:request:[0-9a-f-]{36}$/
@@ -52,13 +50,13 @@ t.test(
   async (t) => {
     const output = join(tempFolder(t, 'sdk'), 'openapi.d.ts')
     // The command of the `sdk` script, run the way npm runs it: from the project folder (where redocly.yaml is).
-    await run(
+    const generator = runProcess(
+      t,
       process.execPath,
       [join(root, 'node_modules/.bin/openapi-typescript'), 'openapi.json', '--output', output],
-      {
-        cwd: root,
-      },
+      {},
     )
+    t.same(await generator.ended, { code: 0, signal: null }, `the generator ran: ${generator.stderr()}`)
     const generated = readFileSync(output, 'utf8')
     const committed = readFileSync(join(root, 'sdk/openapi.d.ts'), 'utf8')
     t.ok(
@@ -230,17 +228,12 @@ t.test('the example fails loudly on an unexpected status, naming the step', asyn
 
 t.test('the example runs from the command line, printing each step', async (t) => {
   const { base } = await serve(t)
-  const [{ stdout, stderr }, failed] = await Promise.all([
-    run(process.execPath, ['--import', 'tsx', 'sdk/example.ts', base], {
-      cwd: root,
-      env: { ...process.env, CRM_API_KEY: TEST_KEY },
-    }),
-    run(process.execPath, ['--import', 'tsx', 'sdk/example.ts', `${base}/nowhere`], {
-      cwd: root,
-      env: { ...process.env, CRM_API_KEY: TEST_KEY },
-    }).catch((error: { code: number; stderr: string }) => error),
-  ])
-  t.equal(stderr, '', 'nothing on standard error')
+  const succeeding = runScript(t, 'sdk/example.ts', [base], { CRM_API_KEY: TEST_KEY })
+  const failing = runScript(t, 'sdk/example.ts', [`${base}/nowhere`], { CRM_API_KEY: TEST_KEY })
+  await Promise.all([succeeding.ended, failing.ended])
+  const stdout = succeeding.stdout()
+  t.same(await succeeding.ended, { code: 0, signal: null }, 'all flows passed: exit code 0')
+  t.equal(succeeding.stderr(), '', 'nothing on standard error')
   const lines = stdout.trimEnd().split('\n')
   // The run marks its records with a tag of its own (the time it started), and closes its ticket when it can.
   const tag = /^ {2}Added customer #1: Ada Lovelace \((\w+)\)/.exec(lines[1] ?? '')?.[1] ?? '(no tag)'
@@ -252,9 +245,10 @@ t.test('the example runs from the command line, printing each step', async (t) =
   t.equal(lines.at(-1), 'Every flow answered as expected.', 'and the outcome last')
   t.same(lines, [`Running the CRM flows against ${base}`, ...account, 'Every flow answered as expected.'])
 
-  t.match(failed, { code: 1 }, 'a failed step: exit code 1')
+  t.same(await failing.ended, { code: 1, signal: null }, 'a failed step: exit code 1')
+  t.equal(failing.stdout(), `Running the CRM flows against ${base}/nowhere\n`)
   t.equal(
-    (failed as { stderr: string }).stderr,
+    failing.stderr(),
     'Failed: add customer: expected status 201, got 404: No route matches POST /nowhere/api/add/customer.\n',
   )
 })

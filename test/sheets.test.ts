@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { HttpProblem } from '../src/problems.js'
 import { sheetRows } from '../src/imports/sheets.js'
-import { tempFolder, workbook } from './helper.js'
+import { exactly, tempFolder, workbook } from './helper.js'
 
 const folder = tempFolder(t, 'sheets')
 const file = join(folder, 'big.xlsx')
@@ -55,7 +55,7 @@ t.test('a file that is not a workbook is a 415 from the worker', async (t) => {
     (async () => {
       for await (const _ of sheetRows({ ...job, path: bad, filename: 'bad.xlsx' })) void _
     })(),
-    { statusCode: 415, message: '"bad.xlsx" could not be read as an Excel workbook.' },
+    { statusCode: 415, message: exactly('"bad.xlsx" could not be read as an Excel workbook.') },
   )
 })
 
@@ -93,12 +93,21 @@ t.test('reading a workbook in this thread: cells, date cells in either date syst
     ['no end record', (zip) => zip.writeUInt32LE(0, end), 415],
     ['too many files', (zip) => zip.writeUInt16LE(60_000, end + 10), 413],
   ]
+  const detail = {
+    413: '"x.xlsx" unpacks to more than 200 MB; save it as CSV, or split it into smaller workbooks.',
+    415: '"x.xlsx" could not be read as an Excel workbook.',
+  }
   for (const [name, damage, status] of broken) {
     const zip = Buffer.from(good)
     damage(zip)
     const path = join(folder, 'broken.xlsx')
     writeFileSync(path, zip)
-    await t.rejects(rowsOf(path), new HttpProblem(status, ''), name)
+    const refusal = await rowsOf(path).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    t.ok(refusal instanceof HttpProblem, `${name}: a problem`)
+    t.match(refusal, { statusCode: status, message: exactly(detail[status as 413 | 415]) }, name)
   }
 })
 
@@ -114,6 +123,6 @@ t.test('a worker that cannot start fails its upload and lets the next one have i
   const read = async () => {
     for await (const _ of mocked.sheetRows(job)) void _
   }
-  await t.rejects(read(), { message: 'no threads left' })
-  await t.rejects(read(), { message: 'no threads left' }, 'the second reading is not left waiting for a turn')
+  await t.rejects(read(), { message: exactly('no threads left') })
+  await t.rejects(read(), { message: exactly('no threads left') }, 'the second reading is not left waiting for a turn')
 })

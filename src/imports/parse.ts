@@ -52,7 +52,7 @@ export interface CustomerCandidate {
 }
 
 function parseCustomer(cells: Cell[]): CustomerCandidate | string {
-  const given: Record<string, string | boolean> = {}
+  const given: Partial<Record<keyof typeof CUSTOMER_COLUMNS, string | boolean>> = {}
   for (const [i, field] of CUSTOMER_ORDER.entries()) {
     const cell = cells[i]
     if (field.startsWith('opt')) {
@@ -66,9 +66,9 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
     }
   }
   if (given.name === undefined || given.email === undefined) {
-    const missing = ['name', 'email']
+    const missing = (['name', 'email'] as const)
       .filter((field) => given[field] === undefined)
-      .map((field) => CUSTOMER_COLUMNS[field as 'name'])
+      .map((field) => CUSTOMER_COLUMNS[field])
     return `${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} missing`
   }
   const customer = { status: 'active', optphone: false, optemail: false, optchat: false, ...given }
@@ -76,11 +76,12 @@ function parseCustomer(cells: Cell[]): CustomerCandidate | string {
   // A bad cell skips the row; a missing one only matters if the row makes a new customer.
   const bad = errors.filter((error) => error.message !== 'is required')
   if (bad.length > 0) return reasonOf(bad, CUSTOMER_COLUMNS)
+  // Every cell given has passed the schema by now; only cells a new customer needs may be missing.
   return {
     customer: customer as CreateCustomer,
-    key: foldCase(String(given.email)),
+    key: foldCase(given.email as string),
     ...(errors.length > 0 && { incomplete: reasonOf(errors, CUSTOMER_COLUMNS) }),
-    given: given,
+    given: given as CustomerCandidate['given'],
   }
 }
 

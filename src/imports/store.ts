@@ -129,9 +129,16 @@ class CustomerStore {
     const taken = [...complete.filter((_, k) => ids[k] === undefined), ...incomplete]
     const holders = taken.length > 0 ? await this.#holders(taken.map((i) => batch[i]!.value.key)) : undefined
     for (const [k, i] of complete.entries()) {
-      outcomes[i] = this.#outcome(batch[i]!, ids[k] === undefined ? holders?.get(batch[i]!.value.key) : undefined)
+      outcomes[i] = ids[k] === undefined ? this.#outcome(batch[i]!, this.#takenBy(holders, batch[i]!)) : 'inserted'
     }
     for (const i of incomplete) outcomes[i] = this.#outcome(batch[i]!, holders?.get(batch[i]!.value.key))
+  }
+
+  /** Who holds the address of a row the database refused to insert: someone must, or the row was lost. */
+  #takenBy(holders: Map<string, number> | undefined, { row, value }: Candidate<CustomerCandidate>): number {
+    const holder = holders?.get(value.key)
+    if (holder === undefined) throw new Error(`row ${row} was neither inserted nor taken by a stored customer`)
+    return holder
   }
 
   /** Only the cells the row gave change: an empty cell leaves the stored value as it is. */

@@ -113,15 +113,10 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
   await app.register(multipart, { limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10, parts: 11 } })
   app.addSchema(UploadReportSchema)
 
-  /** The file is received into a temporary file, read, and removed once the report is sent. */
   async function upload(request: FastifyRequest, reply: FastifyReply, kind: UploadKind, mode?: UploadMode) {
     const file = await receiveFile(request, config.UPLOAD_MAX_BYTES)
-    try {
-      const report = await runUpload(app.db, file, kind, { mode, log: request.log })
-      return sendReport(request, reply.code(201), report)
-    } finally {
-      await file.discard()
-    }
+    const report = await runUpload(app.db, file, kind, { mode, log: request.log })
+    return sendReport(request, reply.code(201), report)
   }
 
   app.post(

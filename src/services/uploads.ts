@@ -27,7 +27,8 @@ export interface UploadOptions {
 /**
  * Reads an uploaded file of `kind` and stores its valid rows, skipping the others with their
  * reasons: 415 when its name or its content is not one of the formats read, 400 for a `mode` it
- * cannot take. The rows and the report are stored in one transaction, or nothing is.
+ * cannot take. The rows and the report are stored in one transaction, or nothing is. The file is
+ * discarded once read, whatever the outcome.
  */
 export async function runUpload(
   db: Db,
@@ -35,11 +36,15 @@ export async function runUpload(
   kind: UploadKind,
   options: UploadOptions,
 ): Promise<UploadReport> {
-  const { path, filename } = file
-  const format = formatOf(filename)
-  const mode = options.mode ?? formMode(kind, file.modeField)
-  await checkContent(path, filename, format)
-  return storeUpload(db, kind, rowsOf(kind, path, filename, format), { filename, mode, log: options.log })
+  try {
+    const { path, filename } = file
+    const format = formatOf(filename)
+    const mode = options.mode ?? formMode(kind, file.modeField)
+    await checkContent(path, filename, format)
+    return await storeUpload(db, kind, rowsOf(kind, path, filename, format), { filename, mode, log: options.log })
+  } finally {
+    await file.discard()
+  }
 }
 
 /** The rows of the file as records or reasons: a CSV streamed here, a spreadsheet read in the worker thread. */
