@@ -65,20 +65,7 @@ t.test('add a customer', async (t) => {
       'status',
       'updated',
     ])
-    t.same(res.body, {
-      id: 1,
-      name: 'Ada Lovelace',
-      email: 'ada@example.com',
-      address: '12 St James Square, London',
-      phone: null,
-      optphone: false,
-      optemail: false,
-      optchat: false,
-      status: 'active',
-      revenue: 0,
-      created: res.body.created,
-      updated: res.body.created,
-    })
+    t.same(res.body, customerRecord(1, res.body.created))
     t.match(res.body.created, ISO)
     t.equal(res.body.updated, res.body.created)
     await sameStored(t, app, [
