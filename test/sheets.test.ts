@@ -64,7 +64,7 @@ t.test('reading a workbook in this thread: cells, date cells in either date syst
   const XLSX = await import('xlsx')
   const rowsOf = async (path: string, filename = 'x.xlsx', format: 'xlsx' | 'xls' = 'xlsx') => {
     const rows = []
-    for await (const batch of readRows(path, filename, format)) rows.push(...batch)
+    for await (const batch of readRows(path, filename, format, 5)) rows.push(...batch)
     return rows
   }
   const dated = join(folder, 'dated.xlsx')
@@ -109,6 +109,23 @@ t.test('reading a workbook in this thread: cells, date cells in either date syst
     t.ok(refusal instanceof HttpProblem, `${name}: a problem`)
     t.match(refusal, { statusCode: status, message: exactly(detail[status as 413 | 415]) }, name)
   }
+})
+
+t.test('a row is read as far as the columns asked for, however far right its cells go', async (t) => {
+  const { readRows } = await import('../src/imports/read.js')
+  const XLSX = await import('xlsx')
+  const sheet = XLSX.utils.aoa_to_sheet([['Ada', 'ada@example.com', 'London']])
+  XLSX.utils.sheet_add_aoa(sheet, [['far'], ['far']], { origin: 'XFD1' })
+  const book = XLSX.utils.book_new()
+  XLSX.utils.book_append_sheet(book, sheet, 'Sheet1')
+  const wide = join(folder, 'wide.xlsx')
+  writeFileSync(wide, XLSX.write(book, { type: 'buffer', bookType: 'xlsx' }) as Buffer)
+  const rows = []
+  for await (const batch of readRows(wide, 'wide.xlsx', 'xlsx', 5)) rows.push(...batch)
+  t.same(rows, [
+    { row: 1, cells: ['Ada', 'ada@example.com', 'London', null, null] },
+    { row: 2, cells: [null, null, null, null, null] },
+  ])
 })
 
 t.test('a worker that cannot start fails its upload and lets the next one have its turn', async (t) => {

@@ -442,3 +442,34 @@ t.test('the product upload has no mode field', async (t) => {
   )
   await nothingStored(t, app)
 })
+
+t.test('a NUL byte far past the first 64 KB of a CSV: 415, and nothing is stored', async (t) => {
+  const app = await build(t)
+  const good = Array.from({ length: 70_000 }, (_, i) => `P${i},p${i}@example.com,Street`).join('\n')
+  const content = `${good}\nN\u0000L,nul@example.com,Street\n`
+  const res = await upload(app, '/upload/customers', { filename: 'nul.csv', content })
+  refusedWith(t, res, 415, notUtf8('nul.csv'))
+  await nothingStored(t, app)
+})
+
+t.test('control characters, bidi controls and non-characters in a file name become U+FFFD', async (t) => {
+  const app = await build(t)
+  const res = await upload(app, '/upload/customers', {
+    filename: 'list\u0000\u001b[31m\u202egpj\uffff\u2066.csv',
+    content: 'Ada,ada@example.com,London\n',
+  })
+  const clean = 'list\ufffd\ufffd[31m\ufffdgpj\ufffd\ufffd.csv'
+  t.equal(res.status, 201)
+  sameReport(t, res.body, { id: 1, kind: 'customers', filename: clean, rows: 1, inserted: 1 })
+  t.same(await app.db.selectFrom('upload_reports').select('filename').execute(), [{ filename: clean }], 'stored clean')
+  t.same(
+    app
+      .logs()
+      .filter((line) => line.msg === 'upload stored')
+      .map((line) => line.filename),
+    [clean],
+    'logged clean',
+  )
+  const refused = await upload(app, '/upload/customers', { filename: 'x\u0000\u202e.pdf', content: '%PDF-1.4' })
+  refusedWith(t, refused, 415, notRead('x\ufffd\ufffd.pdf'), 'named clean in a refusal')
+})

@@ -18,6 +18,11 @@ export interface Pending<T> {
 }
 
 export interface RowParser<T> {
+  /**
+   * How many cells of a row it reads, from the first: the reader takes no more, so that a cell far
+   * to the right (column XFD is the 16,384th) costs nothing, and a row with only such cells is blank.
+   */
+  columns: number
   /** The first two cells of a header row, in lower case. */
   header: readonly [string, string]
   /** The row as a valid record, or the reason it is not one. */
@@ -121,8 +126,16 @@ function parseProduct(cells: Cell[]): ImportProduct | string {
 }
 
 export const parsers = {
-  customers: { header: ['name', 'email'], parse: parseCustomer } as RowParser<CustomerCandidate>,
-  products: { header: ['name', 'price'], parse: parseProduct } as RowParser<ImportProduct>,
+  customers: {
+    columns: CUSTOMER_ORDER.length,
+    header: ['name', 'email'],
+    parse: parseCustomer,
+  } as RowParser<CustomerCandidate>,
+  products: {
+    columns: Object.keys(PRODUCT_COLUMNS).length,
+    header: ['name', 'price'],
+    parse: parseProduct,
+  } as RowParser<ImportProduct>,
 }
 
 export type RowValue<K extends UploadKind> = (typeof parsers)[K] extends RowParser<infer T> ? T : never

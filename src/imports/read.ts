@@ -34,14 +34,29 @@ export const SPREADSHEET_LIMITS: SpreadsheetLimits = {
   rows: 1_000_000,
 }
 
-/** The rows of a file, in batches (one await per batch, not per row: it counts at a million rows). */
+/** How a file is read, besides its format. */
+export interface ReadOptions {
+  /** The bounds a spreadsheet is held to. */
+  limits?: SpreadsheetLimits
+  /** Ends the reading of a CSV: the batch asked for next fails with the signal's reason. */
+  signal?: AbortSignal
+}
+
+/**
+ * The rows of a file, in batches (one await per batch, not per row: it counts at a million rows),
+ * each row cut to its first `columns` cells: the cells past them are never looked at, so that the
+ * work grows with the cells read, not with how wide the sheet is.
+ */
 export function readRows(
   path: string,
   filename: string,
   format: Format,
-  limits: SpreadsheetLimits = SPREADSHEET_LIMITS,
+  columns: number,
+  { limits = SPREADSHEET_LIMITS, signal }: ReadOptions = {},
 ): AsyncIterable<SourceRow[]> {
-  return format === 'csv' ? csvRows(path, filename) : spreadsheetRows(path, filename, format, limits)
+  return format === 'csv'
+    ? csvRows(path, filename, columns, signal)
+    : spreadsheetRows(path, filename, format, columns, limits)
 }
 
 /**
@@ -49,15 +64,20 @@ export function readRows(
  * without a byte order mark, LF or CRLF. Streamed: memory does not grow with the file. A record
  * is a row, whatever line breaks its quoted fields hold.
  */
-async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRow[]> {
+async function* csvRows(
+  path: string,
+  filename: string,
+  columns: number,
+  signal?: AbortSignal,
+): AsyncGenerator<SourceRow[]> {
   const source = createReadStream(path)
   const text = source.pipe(utf8Text(filename))
   text.on('error', () => source.destroy())
-  const chunks = new CsvChunks(text, filename)
+  const chunks = new CsvChunks(text, filename, signal)
   let row = 0
   try {
     for (let data = await chunks.next(); data !== undefined; data = await chunks.next()) {
-      yield data.map((cells) => ({ row: ++row, cells }))
+      yield data.map((cells) => ({ row: ++row, cells: cells.length > columns ? cells.slice(0, columns) : cells }))
     }
   } finally {
     // Stopped early (the upload failed): close the file rather than leave the parser paused on it.
@@ -67,8 +87,9 @@ async function* csvRows(path: string, filename: string): AsyncGenerator<SourceRo
 }
 
 /**
- * The file's bytes as text, checked as they stream by: bytes that are not UTF-8 stop the upload
- * (415) instead of turning into U+FFFD, and so does a record longer than MAX_RECORD_CHARS.
+ * The file's bytes as text, checked as they stream by, to the end of the file: bytes that are not
+ * UTF-8 stop the upload (415) instead of turning into U+FFFD, and so do a NUL byte (no text file
+ * holds one) and a record longer than MAX_RECORD_CHARS.
  */
 function utf8Text(filename: string): Transform {
   const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -78,6 +99,7 @@ function utf8Text(filename: string): Transform {
   return new Transform({
     readableObjectMode: false,
     transform(chunk: Buffer, _encoding, done) {
+      if (chunk.includes(0)) return done(notText())
       let text: string
       try {
         text = decoder.decode(chunk, { stream: true })
@@ -119,7 +141,9 @@ class CsvChunks {
   constructor(
     text: NodeJS.ReadableStream,
     private readonly filename: string,
+    private readonly signal?: AbortSignal,
   ) {
+    signal?.addEventListener('abort', this.#onAbort)
     Papa.parse(text, {
       delimiter: ',',
       chunk: (results: Papa.ParseResult<string[]>, parser: Papa.Parser) => this.#take(results, parser),
@@ -128,10 +152,12 @@ class CsvChunks {
     })
   }
 
-  /** The records of the next chunk, once there is one; undefined after the last. */
+  /** The records of the next chunk, once there is one; undefined after the last; the signal's reason once aborted. */
   async next(): Promise<string[][] | undefined> {
+    this.signal?.throwIfAborted()
     if (this.#handedOut && !this.#finished) this.#parser?.resume()
     for (;;) {
+      this.signal?.throwIfAborted()
       const data = this.#chunks.shift()
       if (data) {
         this.#handedOut = true
@@ -146,8 +172,11 @@ class CsvChunks {
 
   /** Ends the parsing before the end of the file. */
   stop() {
+    this.signal?.removeEventListener('abort', this.#onAbort)
     if (!this.#finished) this.#parser?.abort()
   }
+
+  readonly #onAbort = () => this.#wake?.()
 
   #take(results: Papa.ParseResult<string[]>, parser: Papa.Parser) {
     // A quote never closed swallows every line after it into one field: refuse the file rather
@@ -229,6 +258,7 @@ async function* spreadsheetRows(
   path: string,
   filename: string,
   format: Format,
+  columns: number,
   limits: SpreadsheetLimits,
 ): AsyncGenerator<SourceRow[]> {
   const file = await readFile(path)
@@ -242,7 +272,13 @@ async function* spreadsheetRows(
     const batch: SourceRow[] = []
     for (let r = start; r < Math.min(start + 1000, data.length); r++) {
       const row = data[r]
-      if (row) batch.push({ row: r + 1, cells: Array.from(row, value) })
+      // A row with a cell in column XFD is an array of 16,384 slots: only the first `columns` are read.
+      if (row) {
+        batch.push({
+          row: r + 1,
+          cells: Array.from({ length: Math.min(columns, row.length) }, (_, c) => value(row[c])),
+        })
+      }
     }
     yield batch
   }

@@ -13,13 +13,13 @@ import { HttpProblem, invalid } from '../problems.js'
 export interface ReceivedFile {
   /** Where the file is kept until `discard`: a slow client never holds the database while it sends. */
   path: string
-  /** The file's name as the form gave it; '' when it gave none. */
+  /** The file's name as the form gave it, made safe to store and show (`cleanFilename`); '' when it gave none. */
   filename: string
   /**
-   * The `mode` form field (the page sends it before the file), unchecked: undefined when the form
-   * has none, '' for a part that is no plain field, so that it cannot pass for a mode.
+   * The values of the `mode` form fields (the page sends one, before the file), unchecked: none when
+   * the form has none, '' for a part that is no plain field, so that it cannot pass for a mode.
    */
-  modeField: string | undefined
+  modeFields: string[]
   /** Removes the file and its folder. */
   discard(): Promise<void>
 }
@@ -73,8 +73,13 @@ async function firstFile(request: FastifyRequest): Promise<MultipartFile> {
  * Takes the file in whole before anything is refused, so that the client is not left sending into
  * a connection nobody reads; then refuses one over `maxBytes` (413), a name too long, or none chosen.
  */
-async function saveFile(request: FastifyRequest, file: MultipartFile, path: string, maxBytes: number) {
-  const { file: stream, filename } = file
+async function saveFile(
+  request: FastifyRequest,
+  stream: MultipartFile['file'],
+  filename: string,
+  path: string,
+  maxBytes: number,
+) {
   await untilBodyEnds(request, pipeline(stream, createWriteStream(path)), (error) => stream.destroy(error))
   // At the limit the stream ends early, marked truncated, rather than failing.
   if (stream.truncated) {
@@ -91,11 +96,23 @@ async function saveFile(request: FastifyRequest, file: MultipartFile, path: stri
   if (!filename && stream.bytesRead === 0) throw invalid('(body)', 'must hold a file: none was chosen')
 }
 
-function modeFieldOf(file: MultipartFile): string | undefined {
-  const field = file.fields.mode
-  if (field === undefined) return undefined
-  return 'value' in field ? String(field.value) : ''
+function modeFieldsOf(file: MultipartFile): string[] {
+  const fields = file.fields.mode
+  if (fields === undefined) return []
+  return (Array.isArray(fields) ? fields : [fields]).map((field) => ('value' in field ? String(field.value) : ''))
 }
+
+/**
+ * What a file name may not hold: control characters (C0, DEL, C1), lone surrogates, the
+ * bidirectional controls (a U+202E in `list<U+202E>gpj.exe` shows it as `listexe.jpg`) and non-characters.
+ */
+const UNSAFE_IN_NAMES = /[\p{Cc}\p{Cs}\p{Bidi_Control}\p{Noncharacter_Code_Point}]/gu
+
+/**
+ * A file name as it is stored, logged, and shown in reports and refusals: each character it may not
+ * hold becomes U+FFFD, so that the name shows that something was there instead of hiding it.
+ */
+export const cleanFilename = (name: string) => name.replace(UNSAFE_IN_NAMES, '\uFFFD')
 
 /**
  * Reads a multipart upload into a temporary file: 415 for a body that is no multipart form, 400
@@ -111,9 +128,10 @@ export async function receiveFile(request: FastifyRequest, maxBytes: number): Pr
   const discard = () => rm(folder, { recursive: true, force: true })
   try {
     const path = join(folder, 'upload')
-    await saveFile(request, file, path, maxBytes)
     // The parser gives no name as undefined, whatever its types say.
-    return { path, filename: file.filename ?? '', modeField: modeFieldOf(file), discard }
+    const filename = cleanFilename(file.filename ?? '')
+    await saveFile(request, file.file, filename, path, maxBytes)
+    return { path, filename, modeFields: modeFieldsOf(file), discard }
   } catch (error) {
     await discard()
     throw error

@@ -3,7 +3,7 @@ import { parentPort } from 'node:worker_threads'
 import { HttpProblem } from '../problems.js'
 import type { Format } from './formats.js'
 import type { UploadKind } from '../../schemas/upload.js'
-import { parsedRows } from './parse.js'
+import { parsedRows, parsers } from './parse.js'
 import { readRows, type SpreadsheetLimits } from './read.js'
 
 /** A spreadsheet the server asks the worker to read, numbered `id`, and the kind of rows it holds. */
@@ -23,9 +23,10 @@ export type SheetMessage = { id: number } & (
 
 const post = (message: SheetMessage) => parentPort!.postMessage(message)
 
-/** Posts the rows of a job, parsed, batch by batch as they are read. */
+/** Posts the rows of a job, parsed, batch by batch as they are read: of each row, the columns its kind reads. */
 async function postRows({ id, kind, path, filename, format, limits }: SheetJob): Promise<void> {
-  for await (const batch of parsedRows(kind, readRows(path, filename, format, limits), format)) post({ id, batch })
+  const rows = readRows(path, filename, format, parsers[kind].columns, { limits })
+  for await (const batch of parsedRows(kind, rows, format)) post({ id, batch })
 }
 
 /** Why a job failed, in words that cross to the server: a problem keeps its status and detail. */

@@ -48,16 +48,41 @@ function startWorker(): Worker {
   return started
 }
 
-/** Waits for the jobs queued before this one; the function returned lets the next one go. */
-async function takeTurn(): Promise<() => void> {
+/**
+ * Waits for the jobs queued before this one; the function returned lets the next one go. Fails with
+ * the signal's reason when it aborts first: the turn then passes on when the job before ends.
+ */
+async function takeTurn(signal?: AbortSignal): Promise<() => void> {
   let release!: () => void
   const previous = turn
   turn = new Promise<void>((resolve) => (release = resolve))
-  await previous
+  try {
+    await untilAborted(previous, signal)
+  } catch (error) {
+    void previous.then(release)
+    throw error
+  }
   return release
 }
 
-/** What the worker posts about one job, kept until it is asked for, and why the worker failed, if it did. */
+/** `promise`, or the signal's reason as soon as it aborts. */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_, reject) => (onAbort = () => reject(signal.reason as Error)))
+  signal.addEventListener('abort', onAbort)
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * What the worker posts about one job, kept until it is asked for, and why the worker failed, if it
+ * did, or why the job was given up (the signal's reason).
+ */
 class JobMessages {
   readonly #messages: SheetMessage[] = []
   #failure: Error | undefined
@@ -67,13 +92,16 @@ class JobMessages {
     private readonly thread: Worker,
     private readonly id: number,
     private readonly filename: string,
+    private readonly signal?: AbortSignal,
   ) {
     thread.on('message', this.#onMessage).on('error', this.#onError).on('exit', this.#onExit)
+    signal?.addEventListener('abort', this.#onAbort)
   }
 
   /** The next message about the job, once there is one; throws why the worker failed when none is left. */
   async next(): Promise<SheetMessage> {
     for (;;) {
+      this.signal?.throwIfAborted()
       const message = this.#messages.shift()
       if (message !== undefined) return message
       if (this.#failure !== undefined) throw this.#failure
@@ -84,7 +112,10 @@ class JobMessages {
 
   close() {
     this.thread.off('message', this.#onMessage).off('error', this.#onError).off('exit', this.#onExit)
+    this.signal?.removeEventListener('abort', this.#onAbort)
   }
+
+  readonly #onAbort = () => this.#wake?.()
 
   readonly #onMessage = (message: SheetMessage) => {
     if (message.id !== this.id) return
@@ -112,25 +143,38 @@ class JobMessages {
 /** A spreadsheet to read, and the kind of rows it holds. */
 type SheetFile<K extends UploadKind> = Pick<SheetJob, 'path' | 'filename' | 'format'> & { kind: K }
 
-/** The rows of a spreadsheet, parsed as CSV rows are, batch by batch as the worker posts them. */
-export function sheetRows<K extends UploadKind>(job: SheetFile<K>): AsyncIterable<Pending<RowValue<K>>[]> {
-  return { [Symbol.asyncIterator]: () => readInWorker<K>(job) }
+/**
+ * The rows of a spreadsheet, parsed as CSV rows are, batch by batch as the worker posts them. When
+ * `signal` aborts, the batch asked for fails with its reason and the worker's job ends at once,
+ * whether it waits for its turn, is being parsed or is being posted.
+ */
+export function sheetRows<K extends UploadKind>(
+  job: SheetFile<K>,
+  signal?: AbortSignal,
+): AsyncIterable<Pending<RowValue<K>>[]> {
+  return { [Symbol.asyncIterator]: () => readInWorker<K>(job, signal) }
 }
 
 /** The job's turn on the worker, given back however the job ends: even a worker that fails to start. */
-async function* readInWorker<K extends UploadKind>(job: SheetFile<K>): AsyncGenerator<Pending<RowValue<K>>[]> {
-  const release = await takeTurn()
+async function* readInWorker<K extends UploadKind>(
+  job: SheetFile<K>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Pending<RowValue<K>>[]> {
+  const release = await takeTurn(signal)
   try {
-    yield* runJob(job)
+    yield* runJob(job, signal)
   } finally {
     release()
   }
 }
 
-async function* runJob<K extends UploadKind>(job: SheetFile<K>): AsyncGenerator<Pending<RowValue<K>>[]> {
+async function* runJob<K extends UploadKind>(
+  job: SheetFile<K>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Pending<RowValue<K>>[]> {
   const id = ++jobs
   const current = (worker ??= startWorker())
-  const messages = new JobMessages(current, id, job.filename)
+  const messages = new JobMessages(current, id, job.filename, signal)
   let finished = false
   try {
     current.postMessage({ ...job, id, limits: SPREADSHEET_LIMITS } satisfies SheetJob)
@@ -147,7 +191,8 @@ async function* runJob<K extends UploadKind>(job: SheetFile<K>): AsyncGenerator<
     }
   } finally {
     messages.close()
-    // A job left half way (the upload failed) would go on posting: that worker is not reused.
+    // A job left half way (the upload failed, or its client went away) would go on parsing and
+    // posting: that worker is ended, and the next job starts another.
     if (!finished) {
       if (worker === current) worker = undefined
       await current.terminate()

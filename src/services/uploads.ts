@@ -9,7 +9,7 @@ import {
 } from '../../schemas/upload.js'
 import type { Db } from '../db/connect.js'
 import { checkContent, type Format, formatOf } from '../imports/formats.js'
-import { parsedRows, type Pending, type RowValue } from '../imports/parse.js'
+import { parsedRows, parsers, type Pending, type RowValue } from '../imports/parse.js'
 import { readRows } from '../imports/read.js'
 import type { ReceivedFile } from '../imports/receive.js'
 import { sheetRows } from '../imports/sheets.js'
@@ -18,10 +18,15 @@ import { invalid, notFound } from '../problems.js'
 import { now } from './values.js'
 
 export interface UploadOptions {
-  /** The mode the query string asked for; without one, the form's `mode` field decides. */
+  /** The mode the query string asked for; the form's `mode` field may ask too, for the same one. */
   mode?: UploadMode
-  /** The request's log: every skipped row is logged, and the upload's end. */
+  /** The request's log: every skipped row is logged, and the upload's start and end. */
   log: FastifyBaseLogger
+  /**
+   * Aborted when the client goes away: the reading stops (the worker's job ends, the CSV parser
+   * stops), nothing is stored, and the upload fails with the signal's reason.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -34,14 +39,18 @@ export async function runUpload(
   db: Db,
   file: ReceivedFile,
   kind: UploadKind,
-  options: UploadOptions,
+  { mode: queryMode, log, signal }: UploadOptions,
 ): Promise<UploadReport> {
+  const { path, filename } = file
   try {
-    const { path, filename } = file
     const format = formatOf(filename)
-    const mode = options.mode ?? formMode(kind, file.modeField)
+    const mode = modeOf(kind, queryMode, file.modeFields)
     await checkContent(path, filename, format)
-    return await storeUpload(db, kind, rowsOf(kind, path, filename, format), { filename, mode, log: options.log })
+    const rows = rowsOf(kind, path, filename, format, signal)
+    return await storeUpload(db, kind, rows, { filename, mode, log, signal })
+  } catch (error) {
+    if (signal?.aborted) log.warn({ kind, filename, reason: (signal.reason as Error).message }, 'upload stopped')
+    throw error
   } finally {
     await file.discard()
   }
@@ -53,18 +62,33 @@ function rowsOf<K extends UploadKind>(
   path: string,
   filename: string,
   format: Format,
+  signal: AbortSignal | undefined,
 ): AsyncIterable<Pending<RowValue<K>>[]> {
-  if (format === 'csv') return parsedRows(kind, readRows(path, filename, format), format)
-  return sheetRows({ kind, path, filename, format })
+  if (format !== 'csv') return sheetRows({ kind, path, filename, format }, signal)
+  return parsedRows(kind, readRows(path, filename, format, parsers[kind].columns, { signal }), format)
 }
 
 const MODES = UploadModeSchema.enum as readonly string[]
 const isMode = (value: string): value is UploadMode => MODES.includes(value)
 
-/** The mode the `mode` form field asks for; only customer uploads have one. */
-function formMode(kind: UploadKind, field: string | undefined): UploadMode {
-  if (field === undefined) return 'insert'
+/**
+ * The upload's mode: the query string's, the form field's, or `insert`. Asked in both places, it
+ * must be the same; only customer uploads have one.
+ */
+function modeOf(kind: UploadKind, query: UploadMode | undefined, fields: string[]): UploadMode {
+  const field = formMode(kind, fields)
+  if (query !== undefined && field !== undefined && query !== field) {
+    throw invalid('mode', 'is given in the query string and in the form, with different values')
+  }
+  return query ?? field ?? 'insert'
+}
+
+/** The mode the `mode` form field asks for, if there is one. */
+function formMode(kind: UploadKind, fields: string[]): UploadMode | undefined {
+  const [field] = fields
+  if (field === undefined) return undefined
   if (kind !== 'customers') throw invalid('mode', 'is not a field of a product upload')
+  if (fields.length > 1) throw invalid('mode', 'is given more than once')
   if (!isMode(field)) throw invalid('mode', `must be one of ${MODES.join(', ')}`)
   return field
 }
@@ -78,15 +102,16 @@ async function storeUpload<K extends UploadKind>(
   db: Db,
   kind: K,
   rows: AsyncIterable<Pending<RowValue<K>>[]>,
-  { filename, mode, log }: { filename: string; mode: UploadMode; log: FastifyBaseLogger },
+  { filename, mode, log, signal }: { filename: string; mode: UploadMode; log: FastifyBaseLogger; signal?: AbortSignal },
 ): Promise<UploadReport> {
   const batches = rows[Symbol.asyncIterator]()
   try {
+    log.info({ kind, filename }, 'upload started')
     const first = await batches.next()
     return await db.transaction().execute(async (trx) => {
       const report = await createReport(trx, kind, mode, filename)
       const uploadLog = log.child({ upload: report.id, kind, filename })
-      await storeRows(trx, kind, report, first, batches, uploadLog)
+      await storeRows(trx, kind, report, first, batches, uploadLog, signal)
       await saveReport(trx, report)
       uploadLog.info(
         { rows: report.rows, inserted: report.inserted, updated: report.updated, skipped: report.skipped },
@@ -117,10 +142,13 @@ async function storeRows<K extends UploadKind>(
   first: IteratorResult<Pending<RowValue<K>>[]>,
   rest: AsyncIterator<Pending<RowValue<K>>[]>,
   log: FastifyBaseLogger,
+  signal?: AbortSignal,
 ): Promise<void> {
   const storeBatch = stores[kind](trx, report.mode, report.created)
   let pending: Pending<RowValue<K>>[] = []
   for (let next = first; !next.done; next = await rest.next()) {
+    // The client went away: the transaction rolls back, however far the file has been read.
+    signal?.throwIfAborted()
     const batch = next.value
     report.rows += batch.length
     for (const entry of batch) {
