@@ -95,13 +95,16 @@ export const closedTicket = {
 export const productChange = { id: 1, warranty: 3, changeto: 2 } as const
 export const changedProduct = { ...product, warranty: 3, expires: '2027-02-28', customerid: 2, updated: at(8) } as const
 
-/** Who asks for an export, and the record it leaves. */
+/** Who asks for an export, and the record it leaves: Grace, with her admin key (key 1, below). */
 export const exportRequester = { name: 'Grace', surname: 'Hopper', email: 'grace@example.com' } as const
 export const exportRecord = {
   id: 1,
   kind: 'customers',
   format: 'xlsx',
   ...exportRequester,
+  keyid: 1,
+  keyprefix: 'crm_Ab12Cd34',
+  keyrole: 'admin',
   rows: 2,
   completed: true,
   requestid: 'req-1',

@@ -3,8 +3,11 @@ import { type Static, Type } from '@sinclair/typebox'
 import { Id, Nullable, Paging, StringEnum, Text, Timestamp } from './common.js'
 import * as examples from './examples.js'
 
+/** The roles, least first. */
+export const ROLE_NAMES = ['reader', 'editor', 'admin'] as const
+
 /** What a key may do: `reader` the lookups, `editor` also every change and upload, `admin` also exports and keys. */
-export const Role = StringEnum(['reader', 'editor', 'admin'], {
+export const Role = StringEnum(ROLE_NAMES, {
   description: 'reader: the lookups; editor: also every change and the uploads; admin: also the exports and keys.',
   examples: ['editor'],
 })

@@ -111,6 +111,35 @@ t.test('without a key, with a bad key or a revoked one: 401 with a Bearer challe
 })
 
 t.test(
+  'an Authorization header with anything after the key: 401 saying it is malformed, on every operation',
+  async (t) => {
+    const app = await build(t)
+    const { key } = await createKey(app.db, 'admin', 'admin')
+    const malformed =
+      'The Authorization header is malformed: send the scheme and the key alone, as Authorization: Bearer <key>.'
+    const basicJunk = `${basic(key).authorization} junk`
+    const cases: [string, Record<string, string>][] = [
+      ['API_KEY and a word after it', { authorization: `Bearer ${TEST_KEY} junk` }],
+      ['a stored key and a word after it', { authorization: `Bearer ${key} junk` }],
+      ['a second key after the first', { authorization: `Bearer ${key} ${TEST_KEY}` }],
+      ['a Basic login and a word after it', { authorization: basicJunk }],
+      ['a malformed Bearer beside a good X-API-Key', { authorization: `Bearer ${key} junk`, 'x-api-key': key }],
+    ]
+    for (const operation of operations) {
+      for (const [what, headers] of cases) {
+        const res = await call(app, operation, headers)
+        t.equal(res.statusCode, 401, `${operation.operationId}, ${what}: 401`)
+        t.equal(res.headers['content-type'], PROBLEM_JSON)
+        t.same(res.json(), problemBody(res, 401, malformed), `${operation.operationId}, ${what}: malformed`)
+        t.equal(res.headers['www-authenticate'], 'Bearer realm="CRM API"')
+      }
+    }
+    const spaced = await app.injectAs({ url: '/api/get/keys', headers: { authorization: `  bearer   ${key}  ` } })
+    t.equal(spaced.statusCode, 200, 'spaces around the key, and the scheme in any case, are still well formed')
+  },
+)
+
+t.test(
   'a role below the one an operation needs: 403; the role it needs or a higher one gets past the check',
   async (t) => {
     const app = await build(t)
@@ -152,6 +181,55 @@ t.test('API_KEY is an admin key; without it set, only stored keys get in', async
   const withKey = await build(t)
   t.equal((await withKey.injectAs({ url: '/api/export/records', headers: bearer(TEST_KEY) })).statusCode, 200)
 })
+
+t.test(
+  'once a key is admitted, every log line of its request names the key by its prefix, never the key',
+  async (t) => {
+    const app = await build(t)
+    const { key, prefix } = await createKey(app.db, 'office', 'reader')
+    const stored = await app.injectAs({ url: '/api/get/customer?id=1', headers: bearer(key) })
+    const configured = await app.injectAs({ url: '/api/get/customer?id=1', headers: { 'x-api-key': TEST_KEY } })
+    const refused = await app.injectAs({ url: '/api/get/customer?id=1', headers: bearer('crm_not-a-key') })
+    t.same(
+      [stored, configured, refused].map((res) => res.statusCode),
+      [404, 404, 401],
+    )
+    /** The lines of a request, without what changes from run to run. */
+    const linesOf = (res: { headers: Record<string, unknown> }) =>
+      app
+        .logs()
+        .filter((line) => line.reqId === res.headers['x-request-id'])
+        .map(({ time: _time, pid: _pid, hostname: _hostname, responseTime: _responseTime, req: _req, ...line }) => line)
+    const completed = { level: 30, res: { statusCode: 404 }, msg: 'request completed' }
+    t.same(
+      linesOf(stored),
+      [
+        { level: 30, reqId: stored.headers['x-request-id'], msg: 'incoming request' },
+        { ...completed, reqId: stored.headers['x-request-id'], key: prefix },
+      ],
+      'a stored key: its prefix, from the moment it is admitted (the incoming line comes before the key is read)',
+    )
+    t.same(
+      linesOf(configured),
+      [
+        { level: 30, reqId: configured.headers['x-request-id'], msg: 'incoming request' },
+        { ...completed, reqId: configured.headers['x-request-id'], key: 'API_KEY' },
+      ],
+      'API_KEY: named so, no part of it',
+    )
+    t.same(
+      linesOf(refused),
+      [
+        { level: 30, reqId: refused.headers['x-request-id'], msg: 'incoming request' },
+        { level: 30, reqId: refused.headers['x-request-id'], res: { statusCode: 401 }, msg: 'request completed' },
+      ],
+      'a key that is not admitted names none',
+    )
+    const text = JSON.stringify(app.logs())
+    t.notMatch(text, key, 'a stored key is not logged')
+    t.notMatch(text, TEST_KEY, 'API_KEY is not logged')
+  },
+)
 
 t.test('the public parts need no key: the page, the docs, the document, health and readiness', async (t) => {
   const app = await build(t)

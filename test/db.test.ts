@@ -7,7 +7,7 @@ import { FileMigrationProvider, Kysely, Migrator, NO_MIGRATIONS, SqliteDialect }
 import t from 'tap'
 import { cachingStatements, connect, openSqlite, parseDatabaseUrl } from '../src/db/connect.js'
 import { migrateToLatest, migrationFolder } from '../src/db/migrate.js'
-import { build, exactly, tempFolder } from './helper.js'
+import { build, exactly, MIGRATIONS, tempFolder } from './helper.js'
 
 t.test('DATABASE_URL forms', async (t) => {
   t.same(parseDatabaseUrl(':memory:'), { dialect: 'sqlite', filename: ':memory:' })
@@ -106,12 +106,7 @@ t.test('migrations', async (t) => {
     const results = await migrateToLatest(db)
     t.same(
       results.map((r) => [r.migrationName, r.status]),
-      [
-        ['20261129_001_initial', 'Success'],
-        ['20261129_002_upload_reports', 'Success'],
-        ['20261129_003_export_records', 'Success'],
-        ['20261129_004_api_keys', 'Success'],
-      ],
+      MIGRATIONS.map((name) => [name, 'Success']),
     )
     t.same(await migrateToLatest(db), [], 'nothing is pending')
 

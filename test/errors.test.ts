@@ -141,6 +141,7 @@ t.test('a 500 shows nothing internal and is logged with the request id', async (
       pid: logged?.pid,
       hostname: logged?.hostname,
       reqId: res.headers['x-request-id'],
+      key: 'API_KEY',
       err: { type: 'Error', message: 'driver has already been destroyed', stack: err?.stack },
       msg: 'request failed',
     },
@@ -228,7 +229,11 @@ t.test('query values are decoded as UTF-8; escapes that are not UTF-8 are refuse
     const res = await app.inject({ url: `/api/get/customer?name=${broken}` })
     t.equal(res.statusCode, 400, `${broken}: 400`)
     t.same(res.json().errors, [
-      { field: 'name', message: 'must be text on one line, not blank, without control characters' },
+      {
+        field: 'name',
+        message:
+          'must be text on one line with a visible character, without control characters or text direction controls',
+      },
     ])
   }
   const exported = await app.inject({

@@ -1,11 +1,26 @@
 // Exports: every file read back with SheetJS, the CSV variant, the requester rule, and the audit records.
 import { request } from 'node:http'
+import { join } from 'node:path'
+import type { Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import * as XLSX from 'xlsx'
 import { CustomerSchema } from '../schemas/customer.js'
 import { ProductSchema } from '../schemas/product.js'
 import { insertMany } from '../src/db/bulk.js'
-import { AS_ADMIN, build, client, newCustomer, PROBLEM_JSON, problemBody, serve, type TestApp } from './helper.js'
+import { connect } from '../src/db/connect.js'
+import { migratorOf } from '../src/db/migrate.js'
+import { createKey } from '../src/services/keys.js'
+import {
+  AS_ADMIN,
+  build,
+  client,
+  newCustomer,
+  PROBLEM_JSON,
+  problemBody,
+  serve,
+  tempFolder,
+  type TestApp,
+} from './helper.js'
 
 const requester = { name: 'Grace', surname: 'Hopper', email: 'grace@example.com' }
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
@@ -344,12 +359,18 @@ t.test('the requester is required, in the query string or a JSON body', async (t
   )
 })
 
-t.test('every export is recorded and logged; the records are listed newest first, paged', async (t) => {
+t.test('every export is recorded with the key that ran it, and logged; listed newest first, paged', async (t) => {
   const app = await build(t)
   const api = client(app)
   await api.post('/api/add/customer', newCustomer())
+  const grace = await createKey(app.db, 'Grace', 'admin')
   const first = await download(app, '/api/customer/export')
-  const second = await download(app, '/api/product/export', { ...requester, format: 'csv', name: 'Ada' })
+  const second = await app.inject({
+    url: '/api/product/export',
+    query: { ...requester, format: 'csv', name: 'Ada' },
+    headers: { authorization: `Bearer ${grace.key}` },
+  })
+  t.equal(second.statusCode, 200)
   const [firstId, secondId] = [first, second].map((res) => res.headers['x-request-id'])
   const records = await api.get('/api/export/records')
   t.equal(records.status, 200)
@@ -364,6 +385,9 @@ t.test('every export is recorded and logged; the records are listed newest first
       name: 'Ada',
       surname: 'Hopper',
       email: 'grace@example.com',
+      keyid: grace.id,
+      keyprefix: grace.prefix,
+      keyrole: 'admin',
       rows: 0,
       completed: true,
       requestid: secondId,
@@ -376,6 +400,9 @@ t.test('every export is recorded and logged; the records are listed newest first
       name: 'Grace',
       surname: 'Hopper',
       email: 'grace@example.com',
+      keyid: null,
+      keyprefix: 'API_KEY',
+      keyrole: 'admin',
       rows: 1,
       completed: true,
       requestid: firstId,
@@ -390,24 +417,31 @@ t.test('every export is recorded and logged; the records are listed newest first
     .logs()
     .filter((line) => line.msg === 'export started' || line.msg === 'export sent')
     .map(({ time: _time, pid: _pid, hostname: _hostname, ...line }) => line)
+  const byApiKey = { level: 30, reqId: firstId, key: 'API_KEY', export: 1, kind: 'customers', format: 'xlsx' }
+  const byGrace = { level: 30, reqId: secondId, key: grace.prefix, export: 2, kind: 'products', format: 'csv' }
   t.same(
     logged,
     [
-      { level: 30, reqId: firstId, export: 1, kind: 'customers', format: 'xlsx', requester, msg: 'export started' },
-      { level: 30, reqId: firstId, export: 1, kind: 'customers', format: 'xlsx', rows: 1, msg: 'export sent' },
-      {
-        level: 30,
-        reqId: secondId,
-        export: 2,
-        kind: 'products',
-        format: 'csv',
-        requester: { ...requester, name: 'Ada' },
-        msg: 'export started',
-      },
-      { level: 30, reqId: secondId, export: 2, kind: 'products', format: 'csv', rows: 0, msg: 'export sent' },
+      { ...byApiKey, requester, msg: 'export started' },
+      { ...byApiKey, rows: 1, msg: 'export sent' },
+      { ...byGrace, requester: { ...requester, name: 'Ada' }, msg: 'export started' },
+      { ...byGrace, rows: 0, msg: 'export sent' },
     ],
-    'each export logged as it starts and as it ends, under its request id, as the record names it',
+    'each export logged as it starts and as it ends, under its request id and key, as the record names them',
   )
+})
+
+t.test('exports recorded before keys were: listed with no key', async (t) => {
+  const filename = join(tempFolder(t, 'exports'), 'crm.sqlite')
+  const before = connect(filename)
+  t.equal((await migratorOf(before).migrateTo('20261129_004_api_keys')).error, undefined, 'a database as it was')
+  const created = '2026-11-29T15:44:42.123Z'
+  const old = { kind: 'customers', format: 'xlsx', ...requester, rows: 3, completed: 1, requestid: 'req-1', created }
+  await (before as Kysely<any>).insertInto('export_records').values(old).execute()
+  await before.destroy()
+  const app = await build(t, { DATABASE_URL: filename })
+  const records = await client(app).get('/api/export/records')
+  t.same(records.body, [{ ...old, id: 1, completed: true, keyid: null, keyprefix: null, keyrole: null }])
 })
 
 for (const format of ['csv', 'xlsx'] as const) {
@@ -469,6 +503,9 @@ for (const format of ['csv', 'xlsx'] as const) {
               name: 'a',
               surname: 'b',
               email: 'c@example.com',
+              keyid: null,
+              keyprefix: 'API_KEY',
+              keyrole: 'admin',
               rows: record!.rows,
               completed: 0,
               requestid: requestId,
@@ -484,6 +521,7 @@ for (const format of ['csv', 'xlsx'] as const) {
           {
             level: 40,
             reqId: requestId,
+            key: 'API_KEY',
             export: 1,
             kind: 'customers',
             format,
@@ -506,7 +544,8 @@ t.test('text no XML may hold, old dates, and formulas behind spaces', async (t) 
   const api = client(app)
   const refused = await api.post('/api/add/customer', newCustomer({ name: 'A\uFFFEb' }))
   t.equal(refused.status, 400, 'U+FFFE is not text a person types')
-  const notText = 'must be text on one line, not blank, without control characters'
+  const notText =
+    'must be text on one line with a visible character, without control characters or text direction controls'
   t.same(
     refused.body,
     problemBody(refused, 400, `The request has 1 invalid field: name ${notText}.`, [

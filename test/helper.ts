@@ -16,6 +16,15 @@ import { assertDocumented } from './documented.js'
 export const TEST_KEY = 'test-admin-key-0123456789abcdefghijklmnop'
 export const AS_ADMIN = { authorization: `Bearer ${TEST_KEY}` }
 
+/** The migrations in `migrations/`, in the order they apply. */
+export const MIGRATIONS = [
+  '20261129_001_initial',
+  '20261129_002_upload_reports',
+  '20261129_003_export_records',
+  '20261129_004_api_keys',
+  '20261202_005_export_keys',
+]
+
 export type TestApp = App & {
   logs: () => Record<string, unknown>[]
   /** `inject` without the default admin key: the request carries only the credentials it names. */

@@ -1,10 +1,13 @@
 // `npm run keys`: create (the key shown once, only its hash stored), list, revoke; and its refusals.
 import { join } from 'node:path'
+import SQLite from 'better-sqlite3'
 import t from 'tap'
+import { connect } from '../src/db/connect.js'
+import { migrateToLatest } from '../src/db/migrate.js'
 import { keysCommand } from '../src/keys.js'
-import { hashKey } from '../src/services/keys.js'
-import { build, client, exactly, newCustomer, problemBody, tempFolder } from './helper.js'
-import { runScript } from './process.js'
+import { createKey, hashKey } from '../src/services/keys.js'
+import { build, client, exactly, newCustomer, PROBLEM_JSON, problemBody, tempFolder } from './helper.js'
+import { runScript, startServer } from './process.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -174,3 +177,105 @@ t.test('admins manage keys over the API too: make one (shown once), list, revoke
     'no other key stored',
   )
 })
+
+/** The refusal to revoke the last active admin key over the API. */
+const lastAdmin = (prefix: string) =>
+  `Key ${prefix} is the last active admin key: revoking it would leave no admin key in the database ` +
+  `(API_KEY does not count). Make another admin key first, or revoke it with npm run keys -- revoke ${prefix}.`
+
+t.test('the last active admin key cannot be revoked over the API, whoever asks; the command line can', async (t) => {
+  const app = await build(t)
+  const api = client(app)
+  const grace = await createKey(app.db, 'Grace', 'admin')
+  const reader = await createKey(app.db, 'Front desk', 'reader')
+  const revoke = (id: number, key?: string) =>
+    api.post('/api/revoke/key', { id }, key ? { headers: { authorization: `Bearer ${key}` } } : undefined)
+
+  const itself = await revoke(grace.id, grace.key)
+  t.equal(itself.status, 409, 'the last admin key cannot revoke itself')
+  t.equal(itself.headers['content-type'], PROBLEM_JSON)
+  t.same(itself.body, problemBody(itself, 409, lastAdmin(grace.prefix)))
+  const byApiKey = await revoke(grace.id)
+  t.equal(byApiKey.status, 409, 'nor can API_KEY revoke it: API_KEY does not count as an admin key')
+  t.same(byApiKey.body, problemBody(byApiKey, 409, lastAdmin(grace.prefix)))
+  t.equal((await revoke(reader.id, grace.key)).status, 200, 'other keys are revoked as before')
+
+  const alan = await createKey(app.db, 'Alan', 'admin')
+  const own = await revoke(grace.id, grace.key)
+  t.equal(own.status, 200, 'with another admin key active, an admin key may revoke itself')
+  t.ok(own.body.revoked, 'and is revoked')
+  const again = await revoke(grace.id, alan.key)
+  t.same(again.body, own.body, 'revoking a revoked admin key still answers it as it is')
+  const last = await revoke(alan.id, alan.key)
+  t.equal(last.status, 409, 'now Alan holds the last admin key')
+  t.same(last.body, problemBody(last, 409, lastAdmin(alan.prefix)))
+
+  const lines: string[] = []
+  await keysCommand(app.db, ['revoke', alan.prefix], (line) => lines.push(line))
+  const rows = await app.db.selectFrom('api_keys').select(['prefix', 'revoked']).orderBy('id').execute()
+  t.same(lines, [`Revoked key ${alan.prefix} (id ${alan.id}, "Alan") at ${rows[2]?.revoked}.`], 'the command line can')
+  t.same(
+    rows.map((row) => [row.prefix, row.revoked === null ? 'active' : 'revoked']),
+    [
+      [grace.prefix, 'revoked'],
+      [reader.prefix, 'revoked'],
+      [alan.prefix, 'revoked'],
+    ],
+  )
+})
+
+t.test(
+  'two admins revoking each other at the same moment, on two servers of one database: one admin remains',
+  async (t) => {
+    const filename = join(tempFolder(t, 'keys-race'), 'crm.sqlite')
+    const db = connect(filename)
+    await migrateToLatest(db)
+    const ada = await createKey(db, 'Ada', 'admin')
+    const alan = await createKey(db, 'Alan', 'admin')
+    await db.destroy()
+    // Processes of their own: a server waiting for the database's write lock waits in SQLite, holding its
+    // thread, which its pressure valve would rightly answer with 503 (tested on its own, as in build()).
+    const servers = await Promise.all(
+      [1, 2].map(() => startServer(t, { DATABASE_URL: filename, MAX_EVENT_LOOP_DELAY_MS: '60000' })),
+    )
+    const send = (port: number, key: string, path: string, body?: unknown) =>
+      fetch(`http://127.0.0.1:${port}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      })
+    // Each server answers once first, so that the revocation takes it no time to reach the database.
+    for (const [server, key] of [
+      [servers[0]!, ada.key],
+      [servers[1]!, alan.key],
+    ] as const) {
+      t.equal((await send(server.port, key, '/api/get/keys')).status, 200)
+    }
+    // The test holds the write lock while both revocations arrive, so that both are under way at once
+    // before either can write. Two seconds, well within the servers' 5 s wait for a lock: a revocation
+    // slower than that to arrive could only let a check made outside the transaction go unnoticed.
+    const lock = new SQLite(filename)
+    t.teardown(() => lock.close())
+    lock.exec('begin immediate')
+    const answers = Promise.all([
+      send(servers[0]!.port, ada.key, '/api/revoke/key', { id: alan.id }),
+      send(servers[1]!.port, alan.key, '/api/revoke/key', { id: ada.id }),
+    ])
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    lock.exec('commit')
+    const [byAda, byAlan] = await answers
+    const statuses = [byAda.status, byAlan.status]
+    t.same([...statuses].sort(), [200, 409], 'one revocation is done, the other refused')
+    // Ada's request revokes Alan's key, Alan's revokes Ada's: the refused one names the key it kept.
+    const [refused, kept] = byAda.status === 409 ? [byAda, alan] : [byAlan, ada]
+    t.same(await refused.json(), {
+      type: 'about:blank',
+      title: 'Conflict',
+      status: 409,
+      detail: lastAdmin(kept.prefix),
+      instance: `urn:request:${refused.headers.get('x-request-id')}`,
+    })
+    const active = lock.prepare(`select prefix from api_keys where role = 'admin' and revoked is null`).all()
+    t.same(active, [{ prefix: kept.prefix }], 'the admin key whose revocation was refused remains')
+  },
+)

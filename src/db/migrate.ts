@@ -7,10 +7,13 @@ import { FileMigrationProvider, type Kysely, type MigrationResult, Migrator } fr
 // `migrations/` sits two levels up both from src/db and from the compiled dist/src/db.
 export const migrationFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
 
+/** Kysely's migrator over the migrations in `folder`. */
+export const migratorOf = (db: Kysely<any>, folder = migrationFolder) =>
+  new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: folder }) })
+
 /** Runs every pending migration; throws (after rolling back the failed one) if any fails. */
 export async function migrateToLatest(db: Kysely<any>, folder = migrationFolder): Promise<MigrationResult[]> {
-  const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: folder }) })
-  const { error, results = [] } = await migrator.migrateToLatest()
+  const { error, results = [] } = await migratorOf(db, folder).migrateToLatest()
   if (error) {
     const failed = results.find((result) => result.status === 'Error')?.migrationName
     // Whatever a migration threw, printed as String() prints it.

@@ -1,7 +1,7 @@
 // Who may do what: every route of the API needs a key whose role reaches the route's `role`.
 // Keys come as `Authorization: Bearer KEY` or `X-API-Key: KEY`; the routes browsers post forms to
 // (`html`) also take HTTP Basic (any user name, the key as password), from their own origin only.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Role } from '../../schemas/key.js'
 import { HttpProblem } from '../problems.js'
@@ -20,14 +20,20 @@ interface Presented {
   scheme: 'bearer' | 'header' | 'basic'
 }
 
+/** An `Authorization` of a scheme the API reads, with more than the credentials after it. */
+const MALFORMED = 'malformed'
+
 /**
  * The key a request presents, if any, and how: `Authorization` (Bearer or Basic) first, then
- * `X-API-Key`, which also serves when a proxy has put an `Authorization` of its own.
+ * `X-API-Key`, which also serves when a proxy has put an `Authorization` of its own. A Bearer or
+ * Basic header with anything after its credentials is malformed: the key is not guessed from it.
  */
-function presented(request: FastifyRequest): Presented | undefined {
+function presented(request: FastifyRequest): Presented | typeof MALFORMED | undefined {
   const authorization = request.headers.authorization
   if (authorization) {
-    const [scheme = '', value = ''] = authorization.trim().split(/\s+/, 2)
+    const [scheme = '', value = '', ...more] = authorization.trim().split(/\s+/)
+    const known = ['bearer', 'basic'].includes(scheme.toLowerCase())
+    if (known && more.length > 0) return MALFORMED
     if (scheme.toLowerCase() === 'bearer' && value) return { key: value, scheme: 'bearer' }
     if (scheme.toLowerCase() === 'basic' && value) {
       const decoded = Buffer.from(value, 'base64').toString('utf8')
@@ -75,7 +81,9 @@ export function identify(request: FastifyRequest, db: Db, apiKey: string | undef
     // A Basic login counts only on the forms and from this site: another site's posts, refused,
     // must not use up the rate limit of the key the browser remembers.
     const usable =
-      credentials && (credentials.scheme !== 'basic' || (request.routeOptions.config.html && fromThisSite(request)))
+      credentials &&
+      credentials !== MALFORMED &&
+      (credentials.scheme !== 'basic' || (request.routeOptions.config.html && fromThisSite(request)))
     caller = usable ? callerOf(db, credentials.key, apiKey) : Promise.resolve(undefined)
     identified.set(request, caller)
   }
@@ -94,6 +102,12 @@ export default fp(
       if (open) return
       const credentials = presented(request)
       if (!credentials) throw unauthorized(request, 'This request needs an API key: send Authorization: Bearer <key>.')
+      if (credentials === MALFORMED) {
+        throw unauthorized(
+          request,
+          'The Authorization header is malformed: send the scheme and the key alone, as Authorization: Bearer <key>.',
+        )
+      }
       if (credentials.scheme === 'basic' && !request.routeOptions.config.html) {
         throw unauthorized(request, 'HTTP Basic is accepted only by the upload page; send Authorization: Bearer <key>.')
       }
@@ -111,6 +125,11 @@ export default fp(
       }
       request.caller = caller
       request.log.debug({ key: caller.key, role: caller.role }, 'authenticated')
+      // From here on every line of the request names the key (the line above names it once): the
+      // handlers' lines and Fastify's own "request completed". Fastify's logger is pino, whose child
+      // loggers take more bindings.
+      const log = request.log as FastifyBaseLogger & { setBindings(bindings: Record<string, unknown>): void }
+      log.setBindings({ key: caller.key })
     }
   },
   { name: 'auth', dependencies: ['db'] },

@@ -54,8 +54,8 @@ function exportSchema(kind: ExportKind) {
       `Every ${one} record, in id order, as an .xlsx download (or CSV with \`format=csv\`): row 1 holds the ` +
       'field names as the JSON API spells them; numbers, booleans, dates and times are typed cells; text ' +
       'that looks like a formula stays text. `name`, `surname` and `email` of the person asking are ' +
-      'required (query string or JSON body): every export is recorded with them, and logged. The file is ' +
-      'streamed, for tables of any size.',
+      'required (query string or JSON body): every export is recorded with them and with the API key that ' +
+      'ran it (id, prefix, role), and logged. The file is streamed, for tables of any size.',
     querystring: ExportQuerySchema,
     produces: [XLSX_TYPE, 'text/csv'],
     response: {
@@ -82,6 +82,8 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
         const { format = 'xlsx', ...requester } = request.query
         const file = await streamExport(app.db, kind, format, requester, {
           requestId: request.id,
+          // Set on every request the admin role admits.
+          caller: request.caller!,
           log: request.log,
           response: reply.raw,
           socket: request.raw.socket,
@@ -100,8 +102,8 @@ const exportsPlugin: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'List the export records, newest first',
         description:
-          'Who exported which data, when, in what format, how many rows, and whether the download finished; ' +
-          'newest first, paged by `limit` and `offset`.',
+          'Who exported which data (the person named and the API key used), when, in what format, how many rows, ' +
+          'and whether the download finished; newest first, paged by `limit` and `offset`.',
         querystring: ExportRecordsQuerySchema,
         response: {
           200: Type.Array(Type.Ref(ExportRecordSchema), {

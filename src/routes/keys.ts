@@ -67,15 +67,20 @@ const keys: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Revoke an API key',
         description:
-          'The key with `id` stops working at once. Revoking a revoked key changes nothing and answers it as it is.',
+          'The key with `id` stops working at once. Revoking a revoked key changes nothing and answers it as it is. ' +
+          'The last active admin key cannot be revoked here (409), so that an admin key is always left to manage ' +
+          'keys with; `API_KEY` does not count. Make another admin key first, or use `npm run keys -- revoke`.',
         body: KeyIdSchema,
         response: {
           200: jsonResponse(ApiKey, 'The revoked key.', examples.revokedKey),
-          ...problemResponses({ 404: 'No key has this `id`.' }),
+          ...problemResponses({
+            404: 'No key has this `id`.',
+            409: 'The key is the last active admin key.',
+          }),
         },
       },
     },
-    async (request) => revokeKey(app.db, request.body.id),
+    async (request) => revokeKey(app.db, request.body.id, { keepAnAdmin: true }),
   )
 }
 

@@ -11,6 +11,7 @@ import type { Db } from '../db/connect.js'
 import { csvText } from '../exports/csv.js'
 import { type CellValue, type Column, type ColumnType, xlsxBytes } from '../exports/xlsx.js'
 import { selectCustomers, toCustomer } from './customers.js'
+import type { Caller } from './keys.js'
 import { toProduct } from './products.js'
 import { now } from './values.js'
 
@@ -24,6 +25,8 @@ export type Requester = Omit<ExportQuery, 'format'>
 export interface ExportClient {
   /** Recorded with the export, as the logs name the request. */
   requestId: string
+  /** The key the request was admitted with, recorded with the export. */
+  caller: Caller
   log: FastifyBaseLogger
   /** The response, which closes before it has finished when the client goes away. */
   response: Writable
@@ -43,7 +46,7 @@ export async function streamExport(
   requester: Requester,
   client: ExportClient,
 ): Promise<Readable> {
-  const id = await startExport(db, kind, format, requester, client.requestId)
+  const id = await startExport(db, kind, format, requester, client)
   const log = client.log.child({ export: id, kind, format })
   const { name, surname, email } = requester
   log.info({ requester: { name, surname, email } }, 'export started')
@@ -187,13 +190,16 @@ async function productSource(db: Db): Promise<ExportSource> {
   return { columns, rows: readPages(readPage, columns) }
 }
 
-/** Records an export as it starts: even one that stops half way shows who took data out. */
+/**
+ * Records an export as it starts: even one that stops half way shows who took data out, as the
+ * requester names themselves and as the key that ran it proves.
+ */
 async function startExport(
   db: Db,
   kind: ExportKind,
   format: ExportFormat,
   requester: Requester,
-  requestid: string,
+  { requestId, caller }: Pick<ExportClient, 'requestId' | 'caller'>,
 ): Promise<number> {
   const { id } = await db
     .insertInto('export_records')
@@ -203,9 +209,12 @@ async function startExport(
       name: requester.name,
       surname: requester.surname,
       email: requester.email,
+      keyid: caller.id,
+      keyprefix: caller.key,
+      keyrole: caller.role,
       rows: 0,
       completed: 0,
-      requestid,
+      requestid: requestId,
       created: now(),
     })
     .returning('id')
