@@ -2,14 +2,14 @@
 import { randomUUID } from 'node:crypto'
 import querystring from 'node:querystring'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { sharedSchemas } from '../schemas/common.js'
 import { type Config, loadConfig } from './config.js'
 import auth from './plugins/auth.js'
 import db from './plugins/db.js'
 import errors from './plugins/errors.js'
 import parameters from './plugins/parameters.js'
-import protection, { limitRate } from './plugins/protection.js'
+import protection, { answerClientError, limitRate } from './plugins/protection.js'
 import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
@@ -51,6 +51,23 @@ function trustProxyOf(setting: string | undefined): boolean | string {
 /** Request ids taken from `X-Request-Id`: short, and safe in logs, headers and URIs. */
 const SANE_REQUEST_ID = /^[\w.:@+=-]{1,128}$/
 
+/**
+ * A key as made (`crm_` and 43 base64url characters), or a mistyped one: its prefix (the 12
+ * characters that name it in lists and logs) and whatever follows.
+ */
+const KEY_SHAPED = /(crm_[\w-]{8})[\w-]+/g
+const REDACTED = '[Redacted]'
+
+/**
+ * Text for the logs with each key cut to its prefix, and `API_KEY` (which has none) left out: a
+ * client may put a key anywhere, in the query string (`?api_key=…`) or a header that is logged.
+ */
+function keysRedacted(apiKey: string | undefined) {
+  const secrets = apiKey ? [apiKey, encodeURIComponent(apiKey)] : []
+  return (text: string) =>
+    secrets.reduce((cut, secret) => cut.replaceAll(secret, REDACTED), text.replace(KEY_SHAPED, `$1${REDACTED}`))
+}
+
 /** The largest JSON body accepted; a record is a few hundred bytes. */
 export const JSON_BODY_LIMIT = 64 * 1024
 
@@ -61,8 +78,27 @@ export interface AppOptions {
   logStream?: NodeJS.WritableStream
 }
 
-function logger(config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
-  const options = { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }
+function logger(
+  config: Config,
+  redact: (text: string) => string,
+  logStream?: NodeJS.WritableStream,
+): FastifyServerOptions['logger'] {
+  const options = {
+    level: config.LOG_LEVEL,
+    redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
+    // Fastify's own request fields, with what the client wrote (the URL, Host, Accept-Version) redacted.
+    serializers: {
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: redact(request.url),
+        version:
+          typeof request.headers['accept-version'] === 'string' ? redact(request.headers['accept-version']) : undefined,
+        host: redact(request.host),
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
+      }),
+    },
+  }
   if (logStream) return { ...options, stream: logStream }
   if (process.stdout.isTTY) return { ...options, transport: { target: 'pino-pretty' } }
   return options
@@ -70,15 +106,29 @@ function logger(config: Config, logStream?: NodeJS.WritableStream): FastifyServe
 
 export async function buildApp(options: AppOptions) {
   const config: Config = { ...loadConfig({}), ...options.config }
+  const redact = keysRedacted(config.API_KEY)
   const app = Fastify({
-    logger: logger(config, options.logStream),
-    // A sane `X-Request-Id` from the client (or a proxy) is kept; otherwise each request gets a UUID.
+    logger: logger(config, redact, options.logStream),
+    // A sane `X-Request-Id` from the client (or a proxy) is kept; otherwise, or when it holds a key
+    // (every log line of the request names it), each request gets a UUID.
     requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers['x-request-id']
-      return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID()
+      return typeof given === 'string' && SANE_REQUEST_ID.test(given) && redact(given) === given ? given : randomUUID()
     },
     trustProxy: trustProxyOf(config.TRUST_PROXY),
+    // Slow clients are cut off with 408: a request's headers, and the whole request, must arrive in
+    // time; an idle connection is closed. Node checks the first two every 30 s unless told otherwise:
+    // here every tenth of the headers' time, at most a second, so that the bounds hold as stated.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, Math.max(10, Math.round(config.HEADERS_TIMEOUT_MS / 10))),
+    },
+    // A request that cannot be read (too slow, headers too large, not HTTP) is answered with a problem too.
+    clientErrorHandler: answerClientError(config),
     bodyLimit: JSON_BODY_LIMIT,
     // GET routes read a JSON body (below); Fastify's automatic HEAD routes cannot coexist with that.
     exposeHeadRoutes: false,

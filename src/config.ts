@@ -33,6 +33,25 @@ export const ConfigSchema = Type.Object({
     default: 1000,
     description: 'Event loop delay above which requests are refused with 503 until it recovers.',
   }),
+  // A request's headers are a few kilobytes, which even a 56 kbit/s line carries in about a second.
+  HEADERS_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    default: 10_000,
+    description: 'How long a request may take to send its headers, from its first byte (408 above).',
+  }),
+  // A 50 MB upload at 1 Mbit/s takes about 7 minutes: 10 leave room for a slower line and the form around the file.
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    default: 600_000,
+    description: 'How long a request may take to arrive in full, headers and body, from its first byte (408 above).',
+  }),
+  // Longer than the 60 s a proxy or load balancer usually keeps an idle connection: it closes first,
+  // and never sends a request on a connection the server is closing (Fastify's own default).
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    default: 72_000,
+    description: 'How long a connection may stay open with no request, between requests.',
+  }),
   TRUST_PROXY: Type.Optional(
     Type.String({
       maxLength: 1000,
@@ -71,6 +90,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const key = error.path.slice(1)
     return `${key}${SECRETS.has(key) ? ' (not shown)' : `=${JSON.stringify(given[key])}`}: ${error.message}`
   })
+  if (problems.length === 0) problems.push(...inconsistencies(config as Config, given))
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
   return config as Config
+}
+
+/** Settings valid one by one that cannot go together, named as they were given. */
+function inconsistencies(config: Config, given: Record<string, string>): string[] {
+  const { HEADERS_TIMEOUT_MS: headers, REQUEST_TIMEOUT_MS: request } = config
+  // The whole request's time runs from its first byte too: a shorter one would cut the headers off first.
+  if (headers <= request) return []
+  return given.HEADERS_TIMEOUT_MS === undefined
+    ? [
+        `REQUEST_TIMEOUT_MS=${JSON.stringify(given.REQUEST_TIMEOUT_MS)}: Expected at least HEADERS_TIMEOUT_MS (${headers})`,
+      ]
+    : [
+        `HEADERS_TIMEOUT_MS=${JSON.stringify(given.HEADERS_TIMEOUT_MS)}: Expected at most REQUEST_TIMEOUT_MS (${request})`,
+      ]
 }

@@ -162,3 +162,35 @@ t.test('a file of an unsupported kind gets the problem page in the browser, and 
   const reports = await app.db.selectFrom('upload_reports').select(['id']).execute()
   t.same(reports, [], 'no upload report is stored')
 })
+
+t.test(
+  'Swagger UI and the page load everything they use under the security policy, and nothing breaks it',
+  async (t) => {
+    const { base } = await serve(t)
+    const { page } = await openBrowser(t)
+    const violations: string[] = []
+    const failed: string[] = []
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
+    })
+    page.on('requestfailed', (request) => failed.push(request.url()))
+    const elsewhere: string[] = []
+    page.on('request', (request) => {
+      if (!request.url().startsWith(base) && !request.url().startsWith('data:')) elsewhere.push(request.url())
+    })
+
+    const docs = await page.goto(base + '/docs/')
+    t.equal(docs?.status(), 200, 'Swagger UI loads')
+    await page.locator('.opblock').first().waitFor({ timeout: WAIT })
+    t.ok((await page.locator('.opblock').count()) >= 26, 'every operation is shown')
+    await page.locator('.opblock-summary').first().click()
+    await page.getByRole('button', { name: 'Try it out' }).first().waitFor({ timeout: WAIT })
+    const home = await page.goto(base + '/')
+    t.equal(home?.status(), 200, 'the upload page loads')
+    await page.getByLabel('Customer file').waitFor({ timeout: WAIT })
+
+    t.same(violations, [], 'no script, style, font or image is refused by the policy')
+    t.same(failed, [], 'no request failed')
+    t.same(elsewhere, [], 'nothing is asked of another site')
+  },
+)

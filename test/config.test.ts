@@ -14,6 +14,9 @@ t.test('defaults when nothing is set (or a variable is empty)', async (t) => {
     UPLOAD_MAX_BYTES: 52428800,
     RATE_LIMIT_PER_MINUTE: 600,
     MAX_EVENT_LOOP_DELAY_MS: 1000,
+    HEADERS_TIMEOUT_MS: 10_000,
+    REQUEST_TIMEOUT_MS: 600_000,
+    KEEP_ALIVE_TIMEOUT_MS: 72_000,
     LOG_LEVEL: 'info',
   })
   t.same(loadConfig({ PORT: '', LOG_LEVEL: '' }), loadConfig({}))
@@ -31,6 +34,9 @@ t.test('values from the environment, converted to their types; other variables i
       API_KEY: 'k'.repeat(40),
       RATE_LIMIT_PER_MINUTE: '60',
       MAX_EVENT_LOOP_DELAY_MS: '200',
+      HEADERS_TIMEOUT_MS: '5000',
+      REQUEST_TIMEOUT_MS: '900000',
+      KEEP_ALIVE_TIMEOUT_MS: '65000',
     }),
     {
       PORT: 8080,
@@ -41,6 +47,9 @@ t.test('values from the environment, converted to their types; other variables i
       API_KEY: 'k'.repeat(40),
       RATE_LIMIT_PER_MINUTE: 60,
       MAX_EVENT_LOOP_DELAY_MS: 200,
+      HEADERS_TIMEOUT_MS: 5000,
+      REQUEST_TIMEOUT_MS: 900_000,
+      KEEP_ALIVE_TIMEOUT_MS: 65_000,
     },
   )
 })
@@ -68,6 +77,19 @@ t.test('a bad value is refused with a message naming the variable and the value'
   t.throws(
     () => loadConfig({ RATE_LIMIT_PER_MINUTE: '0' }),
     refused('RATE_LIMIT_PER_MINUTE="0": Expected integer to be greater or equal to 1'),
+  )
+  t.throws(
+    () => loadConfig({ REQUEST_TIMEOUT_MS: '0' }),
+    refused('REQUEST_TIMEOUT_MS="0": Expected integer to be greater or equal to 1'),
+  )
+  // The whole request's bound runs from its first byte too: a shorter one would cut the headers first.
+  t.throws(
+    () => loadConfig({ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '15000' }),
+    refused('HEADERS_TIMEOUT_MS="20000": Expected at most REQUEST_TIMEOUT_MS (15000)'),
+  )
+  t.throws(
+    () => loadConfig({ REQUEST_TIMEOUT_MS: '5000' }),
+    refused('REQUEST_TIMEOUT_MS="5000": Expected at least HEADERS_TIMEOUT_MS (10000)'),
   )
   // A key too short to be safe is refused without being printed.
   const refusal = t.throws(() => loadConfig({ API_KEY: 'secret-but-short' })) as Error

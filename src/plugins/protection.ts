@@ -1,29 +1,44 @@
 // What every answer carries and every request passes first: its request id, security headers, the
-// pressure valve (503 while the event loop is saturated), and, for the API, the rate limit per key.
+// pressure valve (503 while the event loop is saturated), and, for the API, the rate limit per key;
+// and the answer to a request that cannot be read at all (too slow, headers too large, not HTTP).
+import { randomUUID } from 'node:crypto'
+import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance } from 'fastify'
+import type { ConnectionError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import { HttpProblem } from '../problems.js'
+import { HttpProblem, problem } from '../problems.js'
 import { identify } from './auth.js'
 
 interface Options {
   config: Config
 }
 
+/** The last request each connection brought (once its headers were read), with its id and its response. */
+const lastRequests = new WeakMap<Socket, { id: string; request: IncomingMessage; response: ServerResponse }>()
+
 export default fp(
   async function protection(app: FastifyInstance, { config }: Options) {
     app.addHook('onRequest', async (request, reply) => {
       reply.header('x-request-id', request.id)
+      lastRequests.set(request.raw.socket, { id: request.id, request: request.raw, response: reply.raw })
     })
-    // Security headers everywhere; the policy keeps Swagger UI (its own scripts and styles, inline
-    // SVG images) and the upload page (inline styles, forms posting here) working. No upgrade of
-    // http requests: the server itself speaks plain HTTP, behind a proxy that may add TLS.
+    // Security headers everywhere; the policy allows this server's own scripts, styles and fonts
+    // (Swagger UI's and the page's inline styles too, and inline SVG images), and forms posting
+    // here: nothing from another site. No upgrade of http requests: the server itself speaks plain
+    // HTTP, behind a proxy that may add TLS.
     await app.register(helmet, {
       contentSecurityPolicy: {
-        directives: { 'upgrade-insecure-requests': null, 'img-src': ["'self'", 'data:'], 'form-action': ["'self'"] },
+        directives: {
+          'upgrade-insecure-requests': null,
+          'img-src': ["'self'", 'data:'],
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'font-src': ["'self'"],
+          'form-action': ["'self'"],
+        },
       },
     })
     // A saturated event loop answers 503 with Retry-After at once, instead of queueing more work.
@@ -56,3 +71,49 @@ export const limitRate = fp(
   },
   { name: 'limit-rate', dependencies: ['db'] },
 )
+
+const seconds = (ms: number) => (ms === 1000 ? '1 second' : `${ms / 1000} seconds`)
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node could not read (it came too slowly, its headers
+ * are too large, it is not HTTP) is answered with a problem, as every other failure is, instead of
+ * Node's bare status or Fastify's own JSON; then the connection is closed. It is written to the
+ * socket directly, as no reply exists for it, and only where no other answer has begun on the
+ * connection. A request whose headers were read keeps its id (and its log lines); any other gets one.
+ */
+export function answerClientError(config: Config) {
+  return function clientErrorHandler(this: FastifyInstance, error: ConnectionError, socket: Socket) {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const last = lastRequests.get(socket)
+    const cutOff = last && !last.request.complete ? last : undefined
+    const id = cutOff?.id ?? randomUUID()
+    const [status, detail] =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? cutOff
+          ? [408, `The request did not arrive in full within ${seconds(config.REQUEST_TIMEOUT_MS)}.`]
+          : [408, `The request headers did not arrive within ${seconds(config.HEADERS_TIMEOUT_MS)}.`]
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, `The request headers are larger than the limit of ${maxHeaderSize} bytes.`]
+          : [400, 'The request is not well-formed HTTP/1.1.']
+    const answering = last?.response.headersSent && (cutOff !== undefined || !last.response.writableFinished)
+    const answer = socket.writable && !answering
+    this.log.info({ reqId: id, code: error.code, ...(answer && { res: { statusCode: status } }) }, 'request cut off')
+    if (answer) socket.write(problemMessage(status, detail, id))
+    socket.destroy()
+  }
+}
+
+/** A whole HTTP response with a problem+json body, as the error handler would send it. */
+function problemMessage(status: number, detail: string, id: string): string {
+  const body = JSON.stringify({ ...problem(status, detail), instance: `urn:request:${encodeURIComponent(id)}` })
+  return [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'Content-Type: application/problem+json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `X-Request-Id: ${id}`,
+    'X-Content-Type-Options: nosniff',
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n')
+}

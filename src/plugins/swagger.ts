@@ -63,10 +63,12 @@ export default fp(
     })
     await app.register(swaggerUi, {
       routePrefix: '/docs',
-      // "Try it out" calls the server that served the page, wherever it runs and on whatever port.
-      transformSpecification: (document, request) => ({
+      // "Try it out" calls the server that served the page, wherever it runs, on whatever port and
+      // behind whatever proxy: the browser resolves a relative server against the page's own address,
+      // which no request header (Host, X-Forwarded-Proto) can make point elsewhere.
+      transformSpecification: (document) => ({
         ...document,
-        servers: [{ url: `${request.protocol}://${request.host}`, description: 'This server' }],
+        servers: [{ url: '/', description: 'This server' }],
       }),
     })
     app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
