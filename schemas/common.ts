@@ -26,13 +26,31 @@ export const Nullable = <T extends TString | TInteger | TNumber>(schema: T) => {
   return Type.Unsafe<Static<T> | null>({ ...rest, type: [schema.type, 'null'] })
 }
 
-// Text fields refuse what no person types: blank values, control characters (tab and line breaks
-// only where a field may span lines), broken UTF-16 (lone surrogates, which JSON can carry) and
-// the non-characters U+FFFE and U+FFFF, which no XML (an export) may hold. The patterns mean the
-// same with and without the regular expression `u` flag: the server's validator uses it, Swagger
-// UI's form checks do not (there a surrogate pair is two units, matched by the second branch).
+// Text fields refuse what no person types: control characters (tab and line breaks only where a
+// field may span lines), broken UTF-16 (lone surrogates, which JSON can carry) and the
+// non-characters U+FFFE and U+FFFF, which no XML (an export) may hold. They refuse the controls
+// that reorder text (embeddings, overrides, isolates and the marks LRM, RLM, ALM), which can make
+// a name read as another, and the separators U+2028 and U+2029, which some programs break lines
+// at and others do not: a line break is CR or LF. And a value must show something.
+//
+// The patterns mean the same with and without the regular expression `u` flag: the server's
+// validator uses it, Swagger UI's form checks do not (there a surrogate pair is two units, matched
+// by the second branch). Without the flag a range cannot name characters beyond U+FFFF, so those
+// all count as visible.
+const REORDERING = '\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
+// Unicode's default-ignorable characters up to U+FFFF (zero-width spaces and joiners, the soft
+// hyphen, variation selectors, Hangul fillers, the byte order mark): what a renderer shows nothing for.
+const IGNORABLE =
+  '\\u00AD\\u034F\\u061C\\u115F\\u1160\\u17B4\\u17B5\\u180B-\\u180F\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u206F' +
+  '\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8'
+// The blocks of combining marks that go on any letter. Script-specific marks (Hebrew points,
+// Devanagari signs) are left out: listing every mark would make each pattern kilobytes long.
+const COMBINING =
+  '\\u0300-\\u036F\\u0483-\\u0489\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF\\u20D0-\\u20FF\\uA670-\\uA672\\uFE20-\\uFE2F'
+/** What shows nothing on its own: white space, the ignorable characters, the blank Braille cell, combining marks. */
+const INVISIBLE = `[\\s${IGNORABLE}\\u2800${COMBINING}]`
 const textPattern = (controls: string) =>
-  `^(?!\\s*$)(?:[^${controls}\\uD800-\\uDFFF\\uFFFE\\uFFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$`
+  `^(?!${INVISIBLE}*$)(?:[^${controls}${REORDERING}\\uD800-\\uDFFF\\uFFFE\\uFFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$`
 const ONE_LINE = textPattern('\\x00-\\x1F\\x7F-\\x9F')
 const LINES = textPattern('\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F')
 
@@ -42,8 +60,11 @@ const DATE_YEARS = '^(19|2\\d)\\d\\d-\\d\\d-\\d\\d$'
 
 /** What a validation error says when a pattern fails, instead of quoting the pattern. */
 export const patternMessages: Record<string, string> = {
-  [ONE_LINE]: 'must be text on one line, not blank, without control characters',
-  [LINES]: 'must be text, not blank, without control characters other than tabs and line breaks',
+  [ONE_LINE]:
+    'must be text on one line with a visible character, without control characters or text direction controls',
+  [LINES]:
+    'must be text with a visible character, without control characters or text direction controls ' +
+    '(tabs and line breaks as CR or LF are allowed)',
   [DATE_YEARS]: 'must be a date written YYYY-MM-DD, in the years 1900 to 2999',
 }
 

@@ -421,7 +421,7 @@ export interface paths {
         };
         /**
          * Download every customer as an Excel workbook
-         * @description Every customer record, in id order, as an .xlsx download (or CSV with `format=csv`): row 1 holds the field names as the JSON API spells them; numbers, booleans, dates and times are typed cells; text that looks like a formula stays text. `name`, `surname` and `email` of the person asking are required (query string or JSON body): every export is recorded with them, and logged. The file is streamed, for tables of any size.
+         * @description Every customer record, in id order, as an .xlsx download (or CSV with `format=csv`): row 1 holds the field names as the JSON API spells them; numbers, booleans, dates and times are typed cells; text that looks like a formula stays text. `name`, `surname` and `email` of the person asking are required (query string or JSON body): every export is recorded with them and with the API key that ran it (id, prefix, role), and logged. The file is streamed, for tables of any size.
          *
          *     Needs an API key with the **admin** role.
          */
@@ -443,7 +443,7 @@ export interface paths {
         };
         /**
          * Download every product as an Excel workbook
-         * @description Every product record, in id order, as an .xlsx download (or CSV with `format=csv`): row 1 holds the field names as the JSON API spells them; numbers, booleans, dates and times are typed cells; text that looks like a formula stays text. `name`, `surname` and `email` of the person asking are required (query string or JSON body): every export is recorded with them, and logged. The file is streamed, for tables of any size.
+         * @description Every product record, in id order, as an .xlsx download (or CSV with `format=csv`): row 1 holds the field names as the JSON API spells them; numbers, booleans, dates and times are typed cells; text that looks like a formula stays text. `name`, `surname` and `email` of the person asking are required (query string or JSON body): every export is recorded with them and with the API key that ran it (id, prefix, role), and logged. The file is streamed, for tables of any size.
          *
          *     Needs an API key with the **admin** role.
          */
@@ -465,7 +465,7 @@ export interface paths {
         };
         /**
          * List the export records, newest first
-         * @description Who exported which data, when, in what format, how many rows, and whether the download finished; newest first, paged by `limit` and `offset`.
+         * @description Who exported which data (the person named and the API key used), when, in what format, how many rows, and whether the download finished; newest first, paged by `limit` and `offset`.
          *
          *     Needs an API key with the **admin** role.
          */
@@ -533,7 +533,7 @@ export interface paths {
         put?: never;
         /**
          * Revoke an API key
-         * @description The key with `id` stops working at once. Revoking a revoked key changes nothing and answers it as it is.
+         * @description The key with `id` stops working at once. Revoking a revoked key changes nothing and answers it as it is. The last active admin key cannot be revoked here (409), so that an admin key is always left to manage keys with; `API_KEY` does not count. Make another admin key first, or use `npm run keys -- revoke`.
          *
          *     Needs an API key with the **admin** role.
          */
@@ -897,7 +897,7 @@ export interface components {
              */
             created: string;
         };
-        /** @description Who took which data out, and when. */
+        /** @description Who took which data out (the person named and the API key used), and when. */
         ExportRecord: {
             /**
              * @description Record id. A string of digits such as `"5"` is accepted too.
@@ -933,6 +933,22 @@ export interface components {
              */
             email: string;
             /**
+             * @description The id of the API key that ran the export; null for the `API_KEY` of the configuration, which is not stored, and for exports recorded before keys were.
+             * @example 1
+             */
+            keyid: number | null;
+            /**
+             * @description The prefix of that key, as the logs name it; `API_KEY` for the key of the configuration; null for exports recorded before keys were.
+             * @example crm_Ab12Cd34
+             */
+            keyprefix: string | null;
+            /**
+             * @description The role of that key when it ran the export; null for exports recorded before keys were.
+             * @example admin
+             * @enum {string|null}
+             */
+            keyrole: "reader" | "editor" | "admin" | null;
+            /**
              * @description Records written to the file.
              * @example 1250
              */
@@ -943,7 +959,7 @@ export interface components {
              */
             completed: boolean;
             /**
-             * @description The id of the request, as in the logs.
+             * @description The id of the request, as in the logs: the client's own `X-Request-Id` when it sent one, so not necessarily unique; the key fields say who ran it.
              * @example req-7
              */
             requestid: string;
@@ -4083,6 +4099,9 @@ export interface operations {
                      *         "name": "Grace",
                      *         "surname": "Hopper",
                      *         "email": "grace@example.com",
+                     *         "keyid": 1,
+                     *         "keyprefix": "crm_Ab12Cd34",
+                     *         "keyrole": "admin",
                      *         "rows": 2,
                      *         "completed": true,
                      *         "requestid": "req-1",
@@ -4527,6 +4546,15 @@ export interface operations {
             };
             /** @description No key has this `id`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key is the last active admin key. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -23,34 +23,74 @@ interface JsonSchema {
   properties?: Record<string, JsonSchema>
 }
 
+// A string form takes the digits a person writes: no exponent, no leading zeros, no plus sign. A
+// whole number has no decimal point at all, so that `"0.99999999999999999"` cannot become id 1.
+const INTEGER = /^-?(0|[1-9]\d*)$/
 const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?$/
 const BOOLEAN: Record<string, boolean> = { true: true, false: false }
+
+type Form = 'integer' | 'number' | 'boolean'
+
+/** A JSON number's text as significant digits and a power of ten (`1.50e1` is `15e0`); zero is `0`. */
+function decimalOf(text: string): string {
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] =
+    /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text) ?? []
+  const digits = (whole + fraction).replace(/^0+/, '')
+  if (digits === '') return '0'
+  const significant = digits.replace(/0+$/, '')
+  const power = Number(exponent) - fraction.length + (digits.length - significant.length)
+  return `${sign}${significant}e${power}`
+}
+
+/**
+ * What is wrong with reading the JSON number `text` as a double, or undefined when the double holds
+ * it as written. Up to 15 significant digits always fit; more fit only when they come back the same
+ * (0.99999999999999999 would become 1). Whole numbers are left to the fields' maxima, which keep
+ * them within 2^53, where every whole number fits: "must be <= 1000" says more than "too many digits".
+ */
+export function numberTextTrouble(text: string, value = Number(text)): string | undefined {
+  if (!Number.isFinite(value)) return 'is too large a number to be read'
+  if (INTEGER.test(text) || decimalOf(String(value)) === decimalOf(text)) return undefined
+  if (value === 0) return 'is too close to zero to be read: it would become 0'
+  return `has more digits than can be read exactly: it would become ${value}`
+}
 
 /**
  * The properties of an object schema that take numbers or booleans: those a query string (and a
  * client that quotes everything) sends as strings such as `"5"` or `"true"`.
  */
-function stringForms(schema: JsonSchema): [string, 'number' | 'boolean'][] {
-  const forms: [string, 'number' | 'boolean'][] = []
+function stringForms(schema: JsonSchema): [string, Form][] {
+  const forms: [string, Form][] = []
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     const types = ([] as string[]).concat(property.type ?? [])
     if (types.includes('string')) continue
-    if (types.includes('integer') || types.includes('number')) forms.push([name, 'number'])
+    if (types.includes('number')) forms.push([name, 'number'])
+    else if (types.includes('integer')) forms.push([name, 'integer'])
     else if (types.includes('boolean')) forms.push([name, 'boolean'])
   }
   return forms
 }
 
-/** Reads `"5"` as 5 and `"true"` as true in place; anything else is left for the schema to refuse. */
-function readStringForms(forms: [string, 'number' | 'boolean'][], data: unknown) {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return
+/**
+ * Reads `"5"` as 5 and `"true"` as true in place; anything else is left for the schema to refuse.
+ * Returns an error for each string of digits that a double cannot hold as written.
+ */
+function readStringForms(forms: [string, Form][], data: unknown): FastifySchemaValidationError[] {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return []
   const record = data as Record<string, unknown>
-  for (const [name, kind] of forms) {
+  const errors: FastifySchemaValidationError[] = []
+  for (const [name, form] of forms) {
     const value = record[name]
     if (typeof value !== 'string') continue
-    if (kind === 'number' && NUMBER.test(value)) record[name] = Number(value)
-    else if (kind === 'boolean' && value in BOOLEAN) record[name] = BOOLEAN[value]
+    if (form === 'boolean') {
+      if (value in BOOLEAN) record[name] = BOOLEAN[value]
+    } else if ((form === 'integer' ? INTEGER : NUMBER).test(value)) {
+      const message = numberTextTrouble(value)
+      if (message === undefined) record[name] = Number(value)
+      else errors.push({ keyword: 'numberText', instancePath: `/${name}`, schemaPath: '#', params: {}, message })
+    }
   }
+  return errors
 }
 
 const ajvFactory = AjvCompiler()
@@ -63,10 +103,14 @@ export function buildValidator(...args: Parameters<typeof ajvFactory>) {
     const forms = stringForms(route.schema as JsonSchema)
     if (forms.length === 0) return validate
     const withStringForms = Object.assign((data: unknown) => {
-      readStringForms(forms, data)
+      const unread = readStringForms(forms, data)
       const valid = validate(data)
-      withStringForms.errors = validate.errors
-      return valid
+      // A string left unread fails its type too; the reason it was not read says more.
+      const others = (validate.errors ?? []).filter(
+        (error) => !unread.some((each) => each.instancePath === error.instancePath),
+      )
+      withStringForms.errors = valid && unread.length === 0 ? validate.errors : [...unread, ...others]
+      return valid && unread.length === 0
     }, validate)
     return withStringForms
   }

@@ -316,6 +316,8 @@ export const rawNumber = fc
     '5.00',
     '1e-400',
     `1${'0'.repeat(40)}`,
+    '0.99999999999999999',
+    '19.999999999999999999',
   )
   .map((text) => new RawJson(text))
 
@@ -350,6 +352,9 @@ export const numberString = fc.constantFrom(
   '[1]',
   '{}',
   '19.999',
+  '0.99999999999999999',
+  '1.9999999999999999',
+  '19.999999999999999999',
 )
 
 /** Characters that trouble text handling: lone surrogates, non-characters, bidi marks, NUL and controls, emoji. */
@@ -428,7 +433,23 @@ export const unicodeJunk = fc.string({
 const headerSafeJunk = unicodeJunk.filter((text) => !/["\r\n]/.test(text))
 
 /** Strings that are empty or look empty. */
-export const blank = fc.constantFrom('', ' ', '   ', '\t', '\n', '\r\n', '\u00a0', '\u3000', '\u200b', '\ufeff')
+export const blank = fc.constantFrom(
+  '',
+  ' ',
+  '   ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\u00a0',
+  '\u3000',
+  '\u200b',
+  '\ufeff',
+  '\u00ad',
+  '\u3164',
+  '\u2800',
+  '\u0301',
+  '\u200d\u2060',
+)
 
 /** Long strings: past each maxLength, and past the 64 KiB body limit (up to about 100 KB). */
 export const hugeString = fc

@@ -176,7 +176,11 @@ t.test('add a customer', async (t) => {
     const empty = await api.post('/api/add/customer', newCustomer({ name: '' }))
     t.equal(empty.status, 400)
     t.same(empty.body.errors, [
-      { field: 'name', message: 'must be text on one line, not blank, without control characters' },
+      {
+        field: 'name',
+        message:
+          'must be text on one line with a visible character, without control characters or text direction controls',
+      },
     ])
     const long = await api.post('/api/add/customer', newCustomer({ address: 'x'.repeat(501) }))
     t.equal(long.status, 400)
@@ -187,7 +191,8 @@ t.test('add a customer', async (t) => {
   t.test('blank text, control characters and broken UTF-16 are refused', async (t) => {
     const app = await build(t)
     const api = client(app)
-    const oneLine = 'must be text on one line, not blank, without control characters'
+    const oneLine =
+      'must be text on one line with a visible character, without control characters or text direction controls'
     const cases: [Record<string, unknown>, string, string][] = [
       [{ name: '   ' }, 'name', oneLine],
       [{ name: 'Ada\u0000' }, 'name', oneLine],
@@ -197,12 +202,12 @@ t.test('add a customer', async (t) => {
       [
         { address: '\n\t' },
         'address',
-        'must be text, not blank, without control characters other than tabs and line breaks',
+        'must be text with a visible character, without control characters or text direction controls (tabs and line breaks as CR or LF are allowed)',
       ],
       [
         { address: 'x\u0007' },
         'address',
-        'must be text, not blank, without control characters other than tabs and line breaks',
+        'must be text with a visible character, without control characters or text direction controls (tabs and line breaks as CR or LF are allowed)',
       ],
     ]
     for (const [fields, field, message] of cases) {

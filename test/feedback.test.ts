@@ -117,8 +117,10 @@ t.test('add brand feedback', async (t) => {
         ['customerid', 'heading', 'body'].map((field) => ({ field, message: 'is required' })),
       ),
     )
-    const oneLine = 'must be text on one line, not blank, without control characters'
-    const lines = 'must be text, not blank, without control characters other than tabs and line breaks'
+    const oneLine =
+      'must be text on one line with a visible character, without control characters or text direction controls'
+    const lines =
+      'must be text with a visible character, without control characters or text direction controls (tabs and line breaks as CR or LF are allowed)'
     const cases: [Record<string, unknown>, string, string][] = [
       [{ heading: undefined }, 'heading', 'is required'],
       [{ body: undefined }, 'body', 'is required'],
@@ -233,7 +235,11 @@ t.test('add product feedback', async (t) => {
       [{ productid: null }, 'productid', 'must be integer'],
       [{ nps: 11 }, 'nps', 'must be <= 10'],
       [{ nps: 5.5 }, 'nps', 'must be integer or null'],
-      [{ heading: '  ' }, 'heading', 'must be text on one line, not blank, without control characters'],
+      [
+        { heading: '  ' },
+        'heading',
+        'must be text on one line with a visible character, without control characters or text direction controls',
+      ],
       [{ heading: 'x'.repeat(201) }, 'heading', 'must NOT have more than 200 characters'],
       [{ body: 'x'.repeat(5001) }, 'body', 'must NOT have more than 5000 characters'],
       [{ product: 1 }, 'product', 'is not a known field'],

@@ -156,7 +156,11 @@ t.test('add a product', async (t) => {
       [{ warranty: -1 }, 'warranty', 'must be >= 0'],
       [{ warranty: 2.5 }, 'warranty', 'must be integer'],
       [{ customerid: null }, 'customerid', 'must be integer'],
-      [{ name: ' ' }, 'name', 'must be text on one line, not blank, without control characters'],
+      [
+        { name: ' ' },
+        'name',
+        'must be text on one line with a visible character, without control characters or text direction controls',
+      ],
       [{ colour: 'red' }, 'colour', 'is not a known field'],
     ]
     for (const [fields, field, message] of cases) {

@@ -18,7 +18,8 @@ async function withCustomers(t: Test): Promise<{ app: TestApp; api: Client }> {
 
 const LEAK = 'My espresso machine leaks water.'
 const FIXED = 'Replaced the gasket under warranty.'
-const LINES = 'must be text, not blank, without control characters other than tabs and line breaks'
+const LINES =
+  'must be text with a visible character, without control characters or text direction controls (tabs and line breaks as CR or LF are allowed)'
 
 t.test('open a ticket', async (t) => {
   t.test('201 with the whole open ticket; the row is stored, opened at the time of the request', async (t) => {

@@ -57,11 +57,13 @@ const uploadedRow = (
   ...fields,
 })
 
+const UPLOAD_LINES = new Set(['upload started', 'upload row skipped', 'upload stored'])
+
 /** The log lines of the uploads, without what differs from run to run (time, pid, host). */
 const uploadLines = (app: TestApp) =>
   app
     .logs()
-    .filter((line) => line.msg === 'upload row skipped' || line.msg === 'upload stored')
+    .filter((line) => UPLOAD_LINES.has(line.msg as string))
     .map(({ time: _time, pid: _pid, hostname: _hostname, ...line }) => line)
 
 t.test('a CSV file with a BOM, CRLF line ends, quoted commas and line breaks: the exact report and rows', async (t) => {
@@ -151,16 +153,12 @@ t.test('a CSV file with a BOM, CRLF line ends, quoted commas and line breaks: th
     'a full record, stamped with the upload time',
   )
 
-  const logged = {
-    level: 30,
-    reqId: res.headers['x-request-id'],
-    upload: 1,
-    kind: 'customers',
-    filename: 'customers.csv',
-  }
+  const request = { level: 30, reqId: res.headers['x-request-id'], key: 'API_KEY' }
+  const logged = { ...request, upload: 1, kind: 'customers', filename: 'customers.csv' }
   t.same(
     uploadLines(app),
     [
+      { ...request, kind: 'customers', filename: 'customers.csv', msg: 'upload started' },
       ...errors.map(({ row, reason }) => ({ ...logged, row, reason, msg: 'upload row skipped' })),
       { ...logged, rows: 10, inserted: 3, updated: 0, skipped: 7, msg: 'upload stored' },
     ],
@@ -375,10 +373,12 @@ t.test('a file whose rows are all bad stores nothing but its report', async (t) 
     errors: Array.from({ length: 1000 }, (_, i) => ({ row: i + 1, reason: 'Email must be an e-mail address' })),
   })
   t.same(await stored(app), [])
-  const logged = { level: 30, reqId: res.headers['x-request-id'], upload: 1, kind: 'customers', filename: 'bad.csv' }
+  const request = { level: 30, reqId: res.headers['x-request-id'], key: 'API_KEY' }
+  const logged = { ...request, upload: 1, kind: 'customers', filename: 'bad.csv' }
   t.same(
     uploadLines(app),
     [
+      { ...request, kind: 'customers', filename: 'bad.csv', msg: 'upload started' },
       ...lines.map((_, i) => ({
         ...logged,
         row: i + 1,
@@ -530,4 +530,79 @@ t.test('a browser form post gets the report as a page, with the reasons escaped'
   t.equal(res.headers['content-type'], 'text/html; charset=utf-8')
   t.same(pageParts(res.text), reportPageOf('&lt;i&gt;list.csv'))
   t.notMatch(res.text, /<script>/)
+})
+
+t.test('mode in the query string and in the form: the same value is taken, different ones are a 400', async (t) => {
+  const app = await build(t)
+  const content = 'Ada,ada@example.com,London\n'
+  const conflict = await upload(app, '/upload/customers?mode=upsert', {
+    filename: 'c.csv',
+    content,
+    fields: { mode: 'insert' },
+  })
+  const differs = 'is given in the query string and in the form, with different values'
+  t.equal(conflict.status, 400)
+  t.equal(conflict.headers['content-type'], PROBLEM_JSON)
+  t.same(
+    conflict.body,
+    problemBody(conflict, 400, `The request has 1 invalid field: mode ${differs}.`, [
+      { field: 'mode', message: differs },
+    ]),
+  )
+  const badField = await upload(app, '/upload/customers?mode=upsert', {
+    filename: 'c.csv',
+    content,
+    fields: { mode: 'merge' },
+  })
+  t.same(
+    badField.body,
+    problemBody(badField, 400, 'The request has 1 invalid field: mode must be one of insert, upsert.', [
+      { field: 'mode', message: 'must be one of insert, upsert' },
+    ]),
+    'a form field the query string would have hidden is checked',
+  )
+  t.same(await stored(app), [], 'nothing stored')
+  const same = await upload(app, '/upload/customers?mode=upsert', {
+    filename: 'c.csv',
+    content,
+    fields: { mode: 'upsert' },
+  })
+  t.equal(same.status, 201)
+  sameReport(t, same.body, { id: 1, kind: 'customers', mode: 'upsert', filename: 'c.csv', rows: 1, inserted: 1 })
+})
+
+t.test('a form with two mode fields is a 400 that says so', async (t) => {
+  const app = await build(t)
+  /** A form with `mode` given once for each of `modes`, then the file. */
+  const twice = async (url: string, modes: string[]) => {
+    const form = new FormData()
+    for (const mode of modes) form.append('mode', mode)
+    form.append('file', new Blob(['Ada,ada@example.com,London\n']), 'c.csv')
+    const encoded = new Response(form)
+    const response = await app.inject({
+      method: 'POST',
+      url,
+      payload: Buffer.from(await encoded.arrayBuffer()),
+      headers: { 'content-type': encoded.headers.get('content-type')! },
+    })
+    return { status: response.statusCode, headers: response.headers, body: response.json() }
+  }
+  const moreThanOnce = 'is given more than once'
+  for (const [url, modes] of [
+    ['/upload/customers', ['insert', 'upsert']],
+    ['/upload/customers', ['upsert', 'upsert']],
+    ['/upload/customers?mode=upsert', ['upsert', 'upsert']],
+  ] as const) {
+    const res = await twice(url, [...modes])
+    t.equal(res.status, 400, `${url} with ${modes.join(' and ')}`)
+    t.same(
+      res.body,
+      problemBody(res, 400, `The request has 1 invalid field: mode ${moreThanOnce}.`, [
+        { field: 'mode', message: moreThanOnce },
+      ]),
+      `${url} with ${modes.join(' and ')}`,
+    )
+  }
+  t.same(await stored(app), [], 'nothing stored')
+  t.same(await app.db.selectFrom('upload_reports').select('id').execute(), [], 'no report stored')
 })

@@ -1,7 +1,8 @@
 // Where a request's parameters come from: GET and DELETE from the query string or a JSON body, POST from the body.
 import { errorCodes, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { invalid, WHOLE_BODY } from '../problems.js'
+import { type FieldError, HttpProblem, invalid, WHOLE_BODY } from '../problems.js'
+import { numberTextTrouble } from '../validation.js'
 
 const BODY_PARAMETER_METHODS = new Set(['GET', 'DELETE'])
 
@@ -37,16 +38,97 @@ async function refuseQuery(request: FastifyRequest) {
   if (name !== undefined) throw invalid(name, 'must be sent in the JSON body, not in the query string')
 }
 
+const REFUSED_KEY = 'is a key that is refused (prototype pollution)'
+
+/** An object or array the scan is inside: the key of the object's current member, the index in the array. */
+type Frame = { key?: string } | { index: number }
+
+/** The field a path names, as validation errors write it (`items.3.price`), or `(body)` for the whole. */
+const fieldOf = (frames: Frame[]) =>
+  frames.map((frame) => ('index' in frame ? frame.index : frame.key)).join('.') || WHOLE_BODY
+
+/** The index just past the string that opens at `start`. */
+function stringEnd(text: string, start: number): number {
+  for (let at = start + 1; ;) {
+    const quote = text.indexOf('"', at)
+    let backslashes = 0
+    while (text[quote - 1 - backslashes] === '\\') backslashes++
+    if (backslashes % 2 === 0) return quote + 1
+    at = quote + 1
+  }
+}
+
+const NUMBER_TOKEN = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y
+
+const isRefusedKey = (key: string, frames: Frame[]) => {
+  const parent = frames.at(-2)
+  return (
+    key === '__proto__' ||
+    (key === 'prototype' && parent !== undefined && 'key' in parent && parent.key === 'constructor')
+  )
+}
+
+/** After a comma: the next element of an array, or an object member whose key comes next. */
+function nextMember(frame: Frame) {
+  if ('index' in frame) frame.index++
+  else delete frame.key
+}
+
+/**
+ * What JSON.parse lets through in a text it has accepted, found in the text itself: a number that
+ * a double cannot hold as written (it would be rounded unseen), and a `__proto__` key or a
+ * `constructor.prototype`, which could reach an object's prototype.
+ */
+function troubleIn(text: string): FieldError[] {
+  const errors: FieldError[] = []
+  const frames: Frame[] = []
+  for (let at = 0; at < text.length;) {
+    const char = text[at]!
+    const top = frames.at(-1)
+    if (char === '"') {
+      const end = stringEnd(text, at)
+      if (top && !('index' in top) && top.key === undefined) {
+        top.key = JSON.parse(text.slice(at, end)) as string
+        if (isRefusedKey(top.key, frames)) errors.push({ field: fieldOf(frames), message: REFUSED_KEY })
+      }
+      at = end
+    } else if (char === '-' || (char >= '0' && char <= '9')) {
+      NUMBER_TOKEN.lastIndex = at
+      const literal = NUMBER_TOKEN.exec(text)![0]
+      const message = numberTextTrouble(literal)
+      if (message !== undefined) errors.push({ field: fieldOf(frames), message })
+      at += literal.length
+    } else {
+      if (char === '{') frames.push({})
+      else if (char === '[') frames.push({ index: 0 })
+      else if (char === '}' || char === ']') frames.pop()
+      else if (char === ',' && top) nextMember(top)
+      at++
+    }
+  }
+  return errors
+}
+
 export default fp(
   async function parameters(app: FastifyInstance) {
     // An empty body on GET or DELETE means "no body parameters", whatever Content-Type the client
     // still sends (Postman sends one); on POST an empty JSON body stays an error.
-    const parseJson = app.getDefaultJsonParser('error', 'error')
     app.removeContentTypeParser('application/json')
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-      if (body === '' && BODY_PARAMETER_METHODS.has(request.method)) return done(null, undefined)
-      // The default parser answers through `done`, synchronously.
-      void parseJson(request, body as string, done)
+      const text = body as string
+      if (text === '' && BODY_PARAMETER_METHODS.has(request.method)) return done(null, undefined)
+      if (text === '') return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined)
+      // A byte order mark is not JSON, but clients send one; the default parser passed over it too.
+      const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+      let value: unknown
+      try {
+        value = JSON.parse(json)
+      } catch {
+        return done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined)
+      }
+      const errors = troubleIn(json)
+      if (errors.length > 0) return done(new HttpProblem(400, 'The request body has values that are refused.', errors))
+      done(null, value)
     })
     // Any other body is not something this API reads: 415, rather than text the schemas would
     // reject with a confusing message.
