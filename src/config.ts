@@ -9,8 +9,22 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({
     minLength: 1,
     default: 'data/crm.sqlite',
-    description: 'A SQLite file path (also as `file:PATH` or `sqlite:PATH`), or `:memory:`.',
+    description:
+      'A SQLite file path (also as `file:PATH` or `sqlite:PATH`), `:memory:`, or a PostgreSQL URL (`postgres://…`).',
   }),
+  DATABASE_POOL_SIZE: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 10,
+    description: 'PostgreSQL: the most connections each instance keeps open.',
+  }),
+  REDIS_URL: Type.Optional(
+    Type.String({
+      pattern: '^rediss?://',
+      maxLength: 1000,
+      description: 'A Redis server (`redis://…`) where all instances count their rate limits together.',
+    }),
+  ),
   UPLOAD_MAX_BYTES: Type.Integer({
     minimum: 1,
     default: 50 * 1024 * 1024,
@@ -68,7 +82,7 @@ export const ConfigSchema = Type.Object({
 export type Config = Static<typeof ConfigSchema>
 
 /** Settings whose values never appear in a message. */
-const SECRETS = new Set(['API_KEY'])
+const SECRETS = new Set(['API_KEY', 'REDIS_URL'])
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
