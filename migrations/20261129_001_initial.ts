@@ -1,12 +1,6 @@
 // The five tables of the CRM: customers, products, brand feedback, product feedback, customer requests.
-import { type ColumnDefinitionBuilder, type Kysely, PostgresAdapter, type RawBuilder, sql } from 'kysely'
-
-/** An auto-assigned id that is never reused: AUTOINCREMENT in SQLite, an identity in PostgreSQL. */
-function primaryId(db: Kysely<any>) {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
-  return (col: ColumnDefinitionBuilder) =>
-    postgres ? col.primaryKey().generatedByDefaultAsIdentity() : col.primaryKey().autoIncrement()
-}
+import { type ColumnDefinitionBuilder, type Kysely, type RawBuilder, sql } from 'kysely'
+import { idType, primaryId } from '../src/db/portable.js'
 
 const flag = (name: string) => (col: ColumnDefinitionBuilder) =>
   col.notNull().defaultTo(0).check(sql`${sql.ref(name)} in (0, 1)`)
@@ -15,10 +9,11 @@ const check = (condition: RawBuilder<unknown>) => (col: ColumnDefinitionBuilder)
 
 export async function up(db: Kysely<any>): Promise<void> {
   const id = primaryId(db)
+  const ID = idType(db)
 
   await db.schema
     .createTable('customers')
-    .addColumn('id', 'integer', id)
+    .addColumn('id', ID, id)
     .addColumn('name', 'text', (col) => col.notNull())
     .addColumn('name_key', 'text', (col) => col.notNull())
     .addColumn('email', 'text', (col) => col.notNull())
@@ -37,13 +32,13 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('products')
-    .addColumn('id', 'integer', id)
+    .addColumn('id', ID, id)
     .addColumn('name', 'text', (col) => col.notNull())
     .addColumn('name_key', 'text', (col) => col.notNull())
     .addColumn('price_cents', 'integer', check(sql`price_cents >= 0`))
     .addColumn('purchased', 'text', (col) => col.notNull())
     .addColumn('warranty', 'integer', check(sql`warranty between 0 and 50`))
-    .addColumn('customerid', 'integer', (col) => col.references('customers.id').onDelete('restrict'))
+    .addColumn('customerid', ID, (col) => col.references('customers.id').onDelete('restrict'))
     .addColumn('created', 'text', (col) => col.notNull())
     .addColumn('updated', 'text', (col) => col.notNull())
     .execute()
@@ -53,11 +48,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   for (const table of ['feedback', 'product_feedback'] as const) {
     let builder = db.schema
       .createTable(table)
-      .addColumn('id', 'integer', id)
-      .addColumn('customerid', 'integer', (col) => col.notNull().references('customers.id').onDelete('cascade'))
+      .addColumn('id', ID, id)
+      .addColumn('customerid', ID, (col) => col.notNull().references('customers.id').onDelete('cascade'))
     if (table === 'product_feedback') {
       // Feedback outlives the product it is about: deleting the product leaves `productid` null.
-      builder = builder.addColumn('productid', 'integer', (col) => col.references('products.id').onDelete('set null'))
+      builder = builder.addColumn('productid', ID, (col) => col.references('products.id').onDelete('set null'))
     }
     await builder
       .addColumn('heading', 'text', (col) => col.notNull())
@@ -71,8 +66,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('customer_requests')
-    .addColumn('id', 'integer', id)
-    .addColumn('customerid', 'integer', (col) => col.notNull().references('customers.id').onDelete('cascade'))
+    .addColumn('id', ID, id)
+    .addColumn('customerid', ID, (col) => col.notNull().references('customers.id').onDelete('cascade'))
     .addColumn('request', 'text', (col) => col.notNull())
     .addColumn('resolved', 'integer', flag('resolved'))
     .addColumn('resolution', 'text')

@@ -1,13 +1,11 @@
 // The reports of bulk uploads, kept so that a report can be fetched again by its id.
-import { type Kysely, PostgresAdapter, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
+import { idType, primaryId } from '../src/db/portable.js'
 
 export async function up(db: Kysely<any>): Promise<void> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
   await db.schema
     .createTable('upload_reports')
-    .addColumn('id', 'integer', (col) =>
-      postgres ? col.primaryKey().generatedByDefaultAsIdentity() : col.primaryKey().autoIncrement(),
-    )
+    .addColumn('id', idType(db), primaryId(db))
     .addColumn('kind', 'text', (col) => col.notNull().check(sql`kind in ('customers', 'products')`))
     .addColumn('mode', 'text', (col) => col.notNull().check(sql`mode in ('insert', 'upsert')`))
     .addColumn('filename', 'text', (col) => col.notNull())

@@ -1,13 +1,11 @@
 // The record of every export: who took which data out, and when.
-import { type Kysely, PostgresAdapter, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
+import { idType, primaryId } from '../src/db/portable.js'
 
 export async function up(db: Kysely<any>): Promise<void> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
   await db.schema
     .createTable('export_records')
-    .addColumn('id', 'integer', (col) =>
-      postgres ? col.primaryKey().generatedByDefaultAsIdentity() : col.primaryKey().autoIncrement(),
-    )
+    .addColumn('id', idType(db), primaryId(db))
     .addColumn('kind', 'text', (col) => col.notNull().check(sql`kind in ('customers', 'products')`))
     .addColumn('format', 'text', (col) => col.notNull().check(sql`format in ('xlsx', 'csv')`))
     .addColumn('name', 'text', (col) => col.notNull())

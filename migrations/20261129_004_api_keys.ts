@@ -1,13 +1,11 @@
 // API keys: each stored as the SHA-256 of the key (never the key), with its role and a short prefix to name it by.
-import { type Kysely, PostgresAdapter, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
+import { idType, primaryId } from '../src/db/portable.js'
 
 export async function up(db: Kysely<any>): Promise<void> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter
   await db.schema
     .createTable('api_keys')
-    .addColumn('id', 'integer', (col) =>
-      postgres ? col.primaryKey().generatedByDefaultAsIdentity() : col.primaryKey().autoIncrement(),
-    )
+    .addColumn('id', idType(db), primaryId(db))
     .addColumn('name', 'text', (col) => col.notNull())
     .addColumn('role', 'text', (col) => col.notNull().check(sql`role in ('reader', 'editor', 'admin')`))
     .addColumn('prefix', 'text', (col) => col.notNull().unique())

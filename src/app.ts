@@ -146,7 +146,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(protection, { config })
   for (const schema of sharedSchemas) app.addSchema(schema)
   await app.register(shutdown)
-  await app.register(db, { url: config.DATABASE_URL })
+  await app.register(db, { url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
   await app.register(openapi, { tags: endpointGroups.map((group) => group.tag) })
   await app.register(errors)
   await app.register(parameters)

@@ -26,6 +26,14 @@ function readCommand(args: string[]): Command {
   }
 }
 
+/** What the command says when DATABASE_URL is a PostgreSQL database, which has its own tools. */
+const POSTGRES_BACKUP =
+  'DATABASE_URL is a PostgreSQL database: npm run backup copies SQLite files. Back PostgreSQL up with its own ' +
+  'pg_dump, which takes a consistent copy while the servers run:\n' +
+  '    pg_dump --format=custom --file=crm.dump "$DATABASE_URL"\n' +
+  'and restore it into an empty database with:\n' +
+  '    pg_restore --dbname="$DATABASE_URL" crm.dump'
+
 /** Runs the backup and prints its line; a refusal or failure is a message on stderr and exit code 1. */
 async function main(command: { file: string; force: boolean }) {
   // Loaded once the command line is known to be right, so that a usage error answers at once.
@@ -35,8 +43,9 @@ async function main(command: { file: string; force: boolean }) {
   const stop = () => abort.abort(new BackupError('Interrupted; no backup was written'))
   process.once('SIGINT', stop).once('SIGTERM', stop)
   try {
-    const { filename } = parseDatabaseUrl(loadConfig().DATABASE_URL)
-    const result = await backupDatabase(filename, command.file, { force: command.force, signal: abort.signal })
+    const location = parseDatabaseUrl(loadConfig().DATABASE_URL)
+    if (location.dialect === 'postgres') throw new BackupError(POSTGRES_BACKUP)
+    const result = await backupDatabase(location.filename, command.file, { force: command.force, signal: abort.signal })
     console.log(describeBackup(result))
   } catch (error) {
     const known = error instanceof BackupError || error instanceof ConfigError

@@ -1,5 +1,5 @@
 // Starts the API: reads the configuration, listens, and shuts down gracefully on SIGTERM or SIGINT.
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type App, buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
@@ -36,12 +36,19 @@ function shutDownOn(app: App, signal: NodeJS.Signals) {
  * its owner may read, and the log says where, never the key.
  */
 async function firstKey(app: App, config: Config) {
-  if (config.API_KEY || (await anyKey(app.db))) return
-  const { key, prefix } = await createKey(app.db, 'First admin key', 'admin')
+  if (config.API_KEY) return
+  // One transaction, so that of several instances starting together on one database only one makes it.
+  const made = await app.db
+    .transaction()
+    .execute(async (trx) => ((await anyKey(trx)) ? undefined : createKey(trx, 'First admin key', 'admin')))
+  if (!made) return
+  const { key, prefix } = made
   const use =
     `Send it as "Authorization: Bearer <key>" (in Swagger UI: Authorize). Revoke it with ` +
     `\`npm run keys -- revoke ${prefix}\` once you have made your own keys.`
-  const { filename } = parseDatabaseUrl(config.DATABASE_URL)
+  const location = parseDatabaseUrl(config.DATABASE_URL)
+  // Beside a SQLite file; for PostgreSQL, in data/ under the working directory, as SQLite's default.
+  const filename = location.dialect === 'sqlite' ? location.filename : 'data/crm.sqlite'
   if (process.stdout.isTTY || filename === ':memory:') {
     console.log(
       `\nNo API key existed, so an admin key was made. It is shown only now; keep it secret:\n\n    ${key}\n\n${use}\n`,
@@ -50,6 +57,7 @@ async function firstKey(app: App, config: Config) {
     return
   }
   const file = join(dirname(filename), 'first-admin-key.txt')
+  mkdirSync(dirname(file), { recursive: true })
   writeFileSync(file, `${key}\n\n${use}\nDelete this file once you have kept the key somewhere safe.\n`, {
     mode: 0o600,
   })

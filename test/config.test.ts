@@ -11,6 +11,7 @@ t.test('defaults when nothing is set (or a variable is empty)', async (t) => {
     PORT: 3000,
     HOST: '127.0.0.1',
     DATABASE_URL: 'data/crm.sqlite',
+    DATABASE_POOL_SIZE: 10,
     UPLOAD_MAX_BYTES: 52428800,
     RATE_LIMIT_PER_MINUTE: 600,
     MAX_EVENT_LOOP_DELAY_MS: 1000,
@@ -27,7 +28,9 @@ t.test('values from the environment, converted to their types; other variables i
     loadConfig({
       PORT: '8080',
       HOST: '0.0.0.0',
-      DATABASE_URL: ':memory:',
+      DATABASE_URL: 'postgres://crm@db.internal:5432/crm',
+      DATABASE_POOL_SIZE: '25',
+      REDIS_URL: 'redis://cache.internal:6379',
       UPLOAD_MAX_BYTES: '1024',
       LOG_LEVEL: 'debug',
       HOME: '/root',
@@ -41,7 +44,9 @@ t.test('values from the environment, converted to their types; other variables i
     {
       PORT: 8080,
       HOST: '0.0.0.0',
-      DATABASE_URL: ':memory:',
+      DATABASE_URL: 'postgres://crm@db.internal:5432/crm',
+      DATABASE_POOL_SIZE: 25,
+      REDIS_URL: 'redis://cache.internal:6379',
       UPLOAD_MAX_BYTES: 1024,
       LOG_LEVEL: 'debug',
       API_KEY: 'k'.repeat(40),
@@ -58,6 +63,14 @@ t.test('a bad value is refused with a message naming the variable and the value'
   t.throws(() => loadConfig({ PORT: 'eighty' }), refused('PORT="eighty": Expected integer'))
   t.throws(() => loadConfig({ PORT: '70000' }), refused('PORT="70000": Expected integer to be less or equal to 65535'))
   t.throws(() => loadConfig({ PORT: '80.5' }), ConfigError)
+  t.throws(
+    () => loadConfig({ DATABASE_POOL_SIZE: '0' }),
+    refused('DATABASE_POOL_SIZE="0": Expected integer to be greater or equal to 1'),
+  )
+  t.throws(
+    () => loadConfig({ REDIS_URL: 'http://user:secret@cache:6379' }),
+    refused("REDIS_URL (not shown): Expected string to match '^rediss?://'"),
+  )
   t.throws(() => loadConfig({ PORT: '80.5' }), refused('PORT="80.5": Expected integer'))
   // What a bad level is told stops at the variable and its value: the schema's words for it
   // ("Expected kind 'StringEnum'") do not name the levels there are.

@@ -8,14 +8,20 @@ import t from 'tap'
 import { cachingStatements, connect, openSqlite, parseDatabaseUrl } from '../src/db/connect.js'
 import { migrateToLatest, migrationFolder } from '../src/db/migrate.js'
 import { build, exactly, MIGRATIONS, tempFolder } from './helper.js'
+import { postgresSchema } from './postgres.js'
 
 t.test('DATABASE_URL forms', async (t) => {
   t.same(parseDatabaseUrl(':memory:'), { dialect: 'sqlite', filename: ':memory:' })
   t.same(parseDatabaseUrl('data/crm.sqlite'), { dialect: 'sqlite', filename: 'data/crm.sqlite' })
   t.same(parseDatabaseUrl('file:/var/lib/crm.db'), { dialect: 'sqlite', filename: '/var/lib/crm.db' })
   t.same(parseDatabaseUrl('sqlite:///var/lib/crm.db'), { dialect: 'sqlite', filename: '/var/lib/crm.db' })
-  t.throws(() => parseDatabaseUrl('postgres://localhost/test'), {
-    message: exactly('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path or :memory:'),
+  t.same(parseDatabaseUrl('postgres://localhost/test'), { dialect: 'postgres', url: 'postgres://localhost/test' })
+  t.same(parseDatabaseUrl('postgresql://u@db:5433/crm?sslmode=require'), {
+    dialect: 'postgres',
+    url: 'postgresql://u@db:5433/crm?sslmode=require',
+  })
+  t.throws(() => parseDatabaseUrl('postgres:crm'), {
+    message: exactly('DATABASE_URL: a PostgreSQL URL starts with postgres://'),
   })
   t.throws(() => parseDatabaseUrl('sqlite:'), { message: exactly('DATABASE_URL: no file name given') })
 })
@@ -45,6 +51,28 @@ t.test('a transaction holds the write lock from its start (BEGIN IMMEDIATE)', as
   other.exec('begin immediate')
   other.exec('rollback')
   t.pass('free again after the commit')
+})
+
+t.test('on PostgreSQL, a transaction holds the write lock of its schema from its start', async (t) => {
+  const url = await postgresSchema(t)
+  const [first, second, elsewhere] = [connect(url), connect(url), connect(await postgresSchema(t))]
+  t.teardown(() => Promise.all([first.destroy(), second.destroy(), elsewhere.destroy()]))
+  const order: string[] = []
+  let entered!: () => void
+  const inFirst = new Promise<void>((resolve) => (entered = resolve))
+  const holding = first.transaction().execute(async () => {
+    entered()
+    // Long enough for the other transactions to have begun, had they not been made to wait.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    order.push('first commits')
+  })
+  await inFirst
+  const waiting = second.transaction().execute(async () => void order.push('second begins'))
+  await elsewhere.transaction().execute(async () => void order.push('another schema begins'))
+  await Promise.all([holding, waiting])
+  t.same(order, ['another schema begins', 'first commits', 'second begins'])
+  await first.transaction().execute(async () => void order.push('free again'))
+  t.equal(order.at(-1), 'free again', 'the lock ends with its transaction')
 })
 
 t.test('the statement cache', async (t) => {

@@ -434,7 +434,11 @@ t.test('every export is recorded with the key that ran it, and logged; listed ne
 t.test('exports recorded before keys were: listed with no key', async (t) => {
   const filename = join(tempFolder(t, 'exports'), 'crm.sqlite')
   const before = connect(filename)
-  t.equal((await migratorOf(before).migrateTo('20261129_004_api_keys')).error, undefined, 'a database as it was')
+  t.equal(
+    (await (await migratorOf(before)).migrateTo('20261129_004_api_keys')).error,
+    undefined,
+    'a database as it was',
+  )
   const created = '2026-11-29T15:44:42.123Z'
   const old = { kind: 'customers', format: 'xlsx', ...requester, rows: 3, completed: 1, requestid: 'req-1', created }
   await (before as Kysely<any>).insertInto('export_records').values(old).execute()

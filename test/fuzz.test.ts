@@ -1,7 +1,7 @@
 // Fuzzing: property-based tests (fast-check) of every operation in openapi.json, with requests built from
 // the documented schemas and then broken (test/arbitraries.ts). Every answer is below 500, every 4xx is
 // problem+json (or, for a browser's upload, an HTML page), every answer is as documented (test/helper.ts
-// checks each one), and afterwards the database passes SQLite's integrity and foreign key checks.
+// checks each one), and afterwards the database passes its integrity and foreign key checks.
 //
 // Environment: FUZZ_RUNS (default 200) cases per operation; FUZZ_SEED the seed each operation's own seed
 // comes from (printed: a failure reproduces by running the file again with the same FUZZ_SEED, since
@@ -15,6 +15,7 @@ import t, { type Test } from 'tap'
 import document from '../openapi.json' with { type: 'json' }
 import { type Case, casesOf, type Operation, resolve, type Schema } from './arbitraries.js'
 import { build, type TestApp } from './helper.js'
+import { isPostgres } from '../src/db/connect.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200)
 const SEED = Number(process.env.FUZZ_SEED ?? 20261129)
@@ -234,12 +235,35 @@ async function tableSizes(app: TestApp): Promise<string> {
   return sizes.join(', ')
 }
 
-/** SQLite's own checks, no transaction left open, and every stored upload report adding up. */
-async function checkDatabase(t: Test, app: TestApp, when: string) {
+/** Each reference between the tables: the table and column, and the table it refers to. */
+const REFERENCES = [
+  ['products', 'customerid', 'customers'],
+  ['feedback', 'customerid', 'customers'],
+  ['product_feedback', 'customerid', 'customers'],
+  ['product_feedback', 'productid', 'products'],
+  ['customer_requests', 'customerid', 'customers'],
+] as const
+
+/** The database's own checks (SQLite's integrity and foreign key checks, or each reference on PostgreSQL). */
+async function checkStorage(t: Test, app: TestApp, when: string) {
+  if (isPostgres(app.db)) {
+    for (const [table, column, parent] of REFERENCES) {
+      const { rows } = await sql<{ n: number }>`select count(*) as n from ${sql.table(table)} t
+        where t.${sql.ref(column)} is not null
+        and not exists (select 1 from ${sql.table(parent)} p where p.id = t.${sql.ref(column)})`.execute(app.db)
+      t.same(rows, [{ n: 0 }], `${when}: no ${table}.${column} refers to a missing row`)
+    }
+    return
+  }
   const integrity = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(app.db)
   t.same(integrity.rows, [{ integrity_check: 'ok' }], `${when}: PRAGMA integrity_check says ok`)
   const foreignKeys = await sql`PRAGMA foreign_key_check`.execute(app.db)
   t.same(foreignKeys.rows, [], `${when}: PRAGMA foreign_key_check finds no dangling reference`)
+}
+
+/** The database's own checks, no transaction left open, and every stored upload report adding up. */
+async function checkDatabase(t: Test, app: TestApp, when: string) {
+  await checkStorage(t, app, when)
   const free = await app.db
     .transaction()
     .execute(async () => 'free')

@@ -11,6 +11,7 @@ import type { UploadReport } from '../schemas/upload.js'
 import { type App, buildApp } from '../src/app.js'
 import type { Config } from '../src/config.js'
 import { assertDocumented } from './documented.js'
+import { freshDatabase } from './postgres.js'
 
 /** The admin key (`API_KEY`) every test app accepts, and sends unless a request brings its own credentials. */
 export const TEST_KEY = 'test-admin-key-0123456789abcdefghijklmnop'
@@ -32,8 +33,8 @@ export type TestApp = App & {
 }
 
 /**
- * Builds the app as production does, on a fresh `:memory:` database unless `config` names another
- * (a SQLite file), closed when the test ends; log lines are kept for reading (none with
+ * Builds the app as production does, on a fresh database (`freshDatabase`) unless `config` names
+ * another (a SQLite file), closed when the test ends; log lines are kept for reading (none with
  * `LOG_LEVEL: 'silent'`). Rejects as `buildApp` does when the app cannot start.
  */
 export async function build(t: Test, config: Partial<Config> = {}): Promise<TestApp> {
@@ -44,7 +45,7 @@ export async function build(t: Test, config: Partial<Config> = {}): Promise<Test
     // The tests do heavy synchronous work in the server's own process (seeding 100,000 rows), which
     // the pressure valve would rightly answer with 503: it is tested on its own (test/limits.test.ts).
     config: {
-      DATABASE_URL: ':memory:',
+      DATABASE_URL: config.DATABASE_URL ?? (await freshDatabase(t)),
       LOG_LEVEL: 'info',
       API_KEY: TEST_KEY,
       MAX_EVENT_LOOP_DELAY_MS: 60_000,

@@ -6,12 +6,17 @@ import {
   CompiledQuery,
   type DatabaseConnection,
   Kysely,
+  PostgresDialect,
+  type PostgresDialectConfig,
+  PostgresDriver,
   SqliteAdapter,
   SqliteDialect,
   type SqliteDatabase,
   SqliteDriver,
   type SqliteStatement,
+  type TransactionSettings,
 } from 'kysely'
+import pg from 'pg'
 import type { Database } from '../../schemas/database.js'
 
 /** How long a connection waits for another's lock before failing (the backup's connection too). */
@@ -19,24 +24,19 @@ export const BUSY_TIMEOUT_MS = 5000
 
 export type Db = Kysely<Database>
 
-/** Where the data lives: a SQLite file, or an in-memory SQLite database (`:memory:`). */
-export interface DatabaseLocation {
-  dialect: 'sqlite'
-  filename: string
-}
+/** Where the data lives: a SQLite file, an in-memory SQLite database (`:memory:`), or a PostgreSQL database. */
+export type DatabaseLocation = { dialect: 'sqlite'; filename: string } | { dialect: 'postgres'; url: string }
 
-/**
- * Reads DATABASE_URL: a file path, `file:PATH`, `sqlite:PATH` or `:memory:`. PostgreSQL URLs are
- * recognised and refused until that dialect is built, so a typo is not taken for a file name.
- */
+/** Reads DATABASE_URL: `postgres://…` or `postgresql://…`; else a file path, `file:PATH`, `sqlite:PATH` or `:memory:`. */
 export function parseDatabaseUrl(url: string): DatabaseLocation {
-  if (/^postgres(ql)?:/i.test(url)) {
-    throw new Error('DATABASE_URL: PostgreSQL is not supported yet; use a SQLite file path or :memory:')
-  }
+  if (/^postgres(ql)?:\/\//i.test(url)) return { dialect: 'postgres', url }
+  if (/^postgres(ql)?:/i.test(url)) throw new Error('DATABASE_URL: a PostgreSQL URL starts with postgres://')
   const filename = url.replace(/^(sqlite|file):(\/\/)?/i, '')
   if (filename === '') throw new Error('DATABASE_URL: no file name given')
   return { dialect: 'sqlite', filename }
 }
+
+export { isPostgres } from './portable.js'
 
 /**
  * Kysely's SQLite driver prepares every statement anew; preparing costs more than running a
@@ -110,9 +110,65 @@ class CrmSqliteDialect extends SqliteDialect {
   }
 }
 
-export function connect(url: string): Db {
-  const { filename } = parseDatabaseUrl(url)
-  const database = cachingStatements(openSqlite(filename))
+/**
+ * The advisory lock every PostgreSQL transaction takes as it begins: a fixed number (any: it names
+ * the lock; this one spells "CRM" in ASCII) and the schema's, so that databases in two schemas of
+ * one PostgreSQL database do not wait for each other.
+ */
+const WRITE_LOCK = `select pg_advisory_xact_lock(${0x43524d}, hashtext(current_schema()))`
+
+/**
+ * PostgreSQL transactions give the answers SQLite's `BEGIN IMMEDIATE` gives: each takes one
+ * advisory lock, held until it commits or rolls back, so that transactions run one at a time across
+ * every connection and instance, and a check made in one ("the customer exists", "the ticket is
+ * open", "another admin key is left") still holds when its write comes. Statements outside a
+ * transaction (every read, and the writes that are one statement) do not wait for it. A uniqueness
+ * the database enforces (an e-mail address) needs no lock: the constraint refuses the second writer.
+ */
+class LockingPostgresDriver extends PostgresDriver {
+  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings) {
+    await super.beginTransaction(connection, settings)
+    await connection.executeQuery(CompiledQuery.raw(WRITE_LOCK))
+  }
+}
+
+class CrmPostgresDialect extends PostgresDialect {
+  readonly #config: PostgresDialectConfig
+  constructor(config: PostgresDialectConfig) {
+    super(config)
+    this.#config = config
+  }
+  override createDriver() {
+    return new LockingPostgresDriver(this.#config)
+  }
+}
+
+/** Type ids of PostgreSQL's `bigint` (what `count` and `sum` of integers give) and `numeric`. */
+const INT8 = 20
+const NUMERIC = 1700
+
+/**
+ * `pg` reads `bigint` and `numeric` as strings, since they can exceed a double. Here they are counts,
+ * sums of cents and ids, far below 2^53: read as numbers, as SQLite gives them.
+ */
+function getTypeParser(id: number): (text: string) => unknown {
+  if (id === INT8 || id === NUMERIC) return Number
+  return pg.types.getTypeParser(id, 'text') as (text: string) => unknown
+}
+const types = { getTypeParser: getTypeParser as typeof pg.types.getTypeParser }
+
+/** A pool of `size` connections to the PostgreSQL database at `url`. */
+export function openPostgres(url: string, size: number): pg.Pool {
+  return new pg.Pool({ connectionString: url, max: size, types })
+}
+
+/** Opens the database at `url` (see `parseDatabaseUrl`); `poolSize` is PostgreSQL's connection pool. */
+export function connect(url: string, { poolSize = 10 }: { poolSize?: number } = {}): Db {
+  const location = parseDatabaseUrl(url)
+  if (location.dialect === 'postgres') {
+    return new Kysely<Database>({ dialect: new CrmPostgresDialect({ pool: openPostgres(location.url, poolSize) }) })
+  }
+  const database = cachingStatements(openSqlite(location.filename))
   return new Kysely<Database>({ dialect: new CrmSqliteDialect({ database }) })
 }
 

@@ -153,20 +153,18 @@ class CustomerStore {
 
   /**
    * Inserts the rows, skipping those whose e-mail address is taken (by a stored customer or by an
-   * earlier batch), and returns the id of each inserted one. Looks ids up only when some were
-   * skipped: otherwise they are the consecutive ids up to the last.
+   * earlier batch), and returns the id of each inserted one. Looks ids up only when the insert
+   * cannot tell them (SQLite, with rows skipped).
    */
   async #insertRows(rows: Candidate<CustomerCandidate>[]): Promise<(number | undefined)[]> {
     const customers = rows.map(({ value }) => newCustomerRow(value.customer, this.time))
     const result = await insertMany(this.trx, 'customers', customers, { skipTaken: 'email_key' })
-    const count = result?.count ?? 0
     const ids =
-      count === rows.length
-        ? rows.map((_, i) => result!.lastId - count + 1 + i)
-        : await this.#newIds(
-            rows.map(({ value }) => value.key),
-            count,
-          )
+      result.ids ??
+      (await this.#newIds(
+        rows.map(({ value }) => value.key),
+        result.count,
+      ))
     for (const [i, id] of ids.entries()) if (id !== undefined) this.#rows.inserted(id, rows[i]!.row)
     return ids
   }

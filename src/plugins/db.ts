@@ -11,8 +11,8 @@ declare module 'fastify' {
 }
 
 export default fp(
-  async function database(app: FastifyInstance, options: { url: string }) {
-    const db = connect(options.url)
+  async function database(app: FastifyInstance, options: { url: string; poolSize: number }) {
+    const db = connect(options.url, { poolSize: options.poolSize })
     app.decorate('db', db)
     app.addHook('onClose', () => db.destroy())
     try {

@@ -1,20 +1,51 @@
 // What every answer carries and every request passes first: its request id, security headers, the
-// pressure valve (503 while the event loop is saturated), and, for the API, the rate limit per key;
-// and the answer to a request that cannot be read at all (too slow, headers too large, not HTTP).
+// pressure valve (503 while the event loop is saturated), and, for the API, the rate limit per key
+// (counted in Redis, shared by every instance, when REDIS_URL is set); and the answer to a request
+// that cannot be read at all (too slow, headers too large, not HTTP).
 import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
-import type { ConnectionError, FastifyInstance } from 'fastify'
+import type { ConnectionError, FastifyBaseLogger, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { Redis, type RedisOptions } from 'ioredis'
 import type { Config } from '../config.js'
 import { HttpProblem, problem } from '../problems.js'
 import { identify } from './auth.js'
 
 interface Options {
   config: Config
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Redis client the rate limit counts in (REDIS_URL), or null where each instance counts alone. */
+    rateLimitStore: Redis | null
+  }
+}
+
+/** The prefix of the rate limit's keys in Redis, so that they meet no other data kept there. */
+export const RATE_LIMIT_NAMESPACE = 'crm-rate-limit:'
+
+/** The longest a request waits for Redis to count it, and a connection attempt for Redis to answer. */
+const STORE_TIMEOUT_MS = 1000
+
+/**
+ * The rate limit store's connection: a request never waits for a Redis that is gone. A command
+ * sent while disconnected fails at once (no offline queue), one in flight fails as soon as the
+ * connection drops (no retries) or after STORE_TIMEOUT_MS (a Redis that hangs); meanwhile the
+ * client reconnects in the background, for as long as it takes: soon at first, then every 2 seconds.
+ */
+const STORE_OPTIONS: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: STORE_TIMEOUT_MS,
+  commandTimeout: STORE_TIMEOUT_MS,
+  socketTimeout: STORE_TIMEOUT_MS,
+  retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
 }
 
 /** The last request each connection brought (once its headers were read), with its id and its response. */
@@ -50,14 +81,61 @@ export default fp(
         throw new HttpProblem(503, detail, undefined, { 'retry-after': '10' })
       },
     })
+    // Here, at the root, so that `/ready` (outside the API) can tell whether Redis answers.
+    app.decorate('rateLimitStore', config.REDIS_URL ? await connectRateLimitStore(app, config.REDIS_URL) : null)
   },
   { name: 'protection' },
 )
 
-/** The rate limit of the API, counted per key (or per address without a valid one) before roles are checked. */
+/**
+ * A Redis client for the rate limit at `url`, disconnected when the app closes. It waits for its
+ * first connection (STORE_TIMEOUT_MS at most): counting starts with the first request when Redis
+ * answers, and the app starts anyway when it does not.
+ */
+async function connectRateLimitStore(app: FastifyInstance, url: string): Promise<Redis> {
+  const client = new Redis(url, STORE_OPTIONS)
+  let closing = false
+  logAvailability(client, app.log, () => closing)
+  app.addHook('onClose', async () => {
+    closing = true
+    client.disconnect()
+  })
+  // Resolves on the first connection; `once` rejects on the first error, a failed attempt.
+  await once(client, 'ready').catch(() => undefined)
+  return client
+}
+
+/**
+ * Logs when the rate limit store stops answering (a warning) and when it answers again: once per
+ * outage, not once per request nor once per attempt to reconnect; nothing when the app closes it.
+ */
+function logAvailability(client: Redis, log: FastifyBaseLogger, closing: () => boolean) {
+  let available = true
+  const lost = (error?: Error) => {
+    if (!available || closing()) return
+    available = false
+    log.warn({ err: error }, 'rate limit store unavailable: requests are not counted')
+  }
+  client.on('error', lost)
+  client.on('close', () => lost())
+  client.on('ready', () => {
+    if (available) return
+    available = true
+    log.info('rate limit store available again: requests are counted')
+  })
+}
+
+/**
+ * The rate limit of the API, counted per key (or per address without a valid one) before roles are
+ * checked: in this instance's memory, or in Redis with every other instance when REDIS_URL is set
+ * (the `protection` plugin's `rateLimitStore`). While Redis does not answer, requests are served
+ * uncounted: a rate limit store that is down must not take the API down with it.
+ */
 export const limitRate = fp(
   async function rateLimitPlugin(app: FastifyInstance, { config }: Options) {
+    const store = app.rateLimitStore
     await app.register(rateLimit, {
+      ...(store && { redis: store, nameSpace: RATE_LIMIT_NAMESPACE, skipOnError: true }),
       max: config.RATE_LIMIT_PER_MINUTE,
       timeWindow: 60_000,
       enableDraftSpec: true,
@@ -69,7 +147,7 @@ export const limitRate = fp(
         new HttpProblem(429, `Too many requests: ${max} a minute are allowed; try again in ${after}.`),
     })
   },
-  { name: 'limit-rate', dependencies: ['db'] },
+  { name: 'limit-rate', dependencies: ['db', 'protection'] },
 )
 
 const seconds = (ms: number) => (ms === 1000 ? '1 second' : `${ms / 1000} seconds`)
