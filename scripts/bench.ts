@@ -1,13 +1,18 @@
-// `npm run bench`: upload speed and memory of the built server, against bare baselines measured in the same run.
+// `npm run bench`: upload speed and memory of the built server, against bare baselines measured in the same run;
+// `npm run bench pg`: the same on PostgreSQL, and request throughput on SQLite and PostgreSQL.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream, mkdtempSync, openAsBlob, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Agent, createServer, request as httpRequest } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import Papa from 'papaparse'
+import pg from 'pg'
 import * as XLSX from 'xlsx'
 import { wideWorkbook } from '../test/wide-workbook.js'
 
@@ -67,16 +72,24 @@ interface Server {
 const KEY = randomBytes(30).toString('base64url')
 const AUTH = { authorization: `Bearer ${KEY}` }
 
-async function startServer(name: string): Promise<Server> {
+/** A SQLite file of its own for a measure, in the benchmark's folder. */
+const sqliteFile = (name: string) => join(work, `${name}.sqlite`)
+
+/**
+ * Starts the server on `databaseUrl` (a SQLite file, or a PostgreSQL URL) with `env` added to its
+ * environment, and waits until it listens; a server that does not start is stopped.
+ */
+async function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<Server> {
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
       PORT: '0',
-      DATABASE_URL: join(work, `${name}.sqlite`),
+      DATABASE_URL: databaseUrl,
       UPLOAD_MAX_BYTES: String(1024 * MB),
       LOG_LEVEL: 'info',
       API_KEY: KEY,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -92,6 +105,10 @@ async function startServer(name: string): Promise<Server> {
       return { child, url: match[1]!, peakRssMb }
     }
     await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  if (child.exitCode === null) {
+    child.kill('SIGKILL')
+    await once(child, 'exit')
   }
   throw new Error(`the server did not start (did you run npm run build?):\n${output}`)
 }
@@ -167,7 +184,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function csvThroughput() {
   const warm = await writeCsv('warm.csv', 20_000, 'w')
   const files = await Promise.all([1, 2, 3].map((n) => writeCsv(`c100k-${n}.csv`, 100_000, `r${n}-`)))
-  const server = await startServer('csv')
+  const server = await startServer(sqliteFile('csv'))
   try {
     await uploadFile(server, warm, 'warm.csv')
     const times = []
@@ -188,7 +205,7 @@ async function csvThroughput() {
 
 async function csvMemory() {
   const file = await writeCsv('c1m.csv', 1_000_000, 'm')
-  const server = await startServer('memory')
+  const server = await startServer(sqliteFile('memory'))
   try {
     const idle = server.peakRssMb()
     const { ms } = await uploadFile(server, file, 'c1m.csv')
@@ -207,7 +224,7 @@ async function csvMemory() {
 async function xlsxRatio() {
   const warm = writeXlsx('warm.xlsx', 10_000, 'w')
   const files = [1, 2, 3].map((n) => writeXlsx(`c100k-${n}.xlsx`, 100_000, `x${n}-`))
-  const server = await startServer('xlsx')
+  const server = await startServer(sqliteFile('xlsx'))
   try {
     await uploadFile(server, warm, 'warm.xlsx')
     const times = []
@@ -237,7 +254,7 @@ async function wideXlsx() {
   const wide = join(work, 'wide.xlsx')
   writeFileSync(wide, wideWorkbook(['Ada', 'ada@example.com', 'London'], 20_000))
   const small = writeXlsx('small.xlsx', 2, 's')
-  const server = await startServer('wide')
+  const server = await startServer(sqliteFile('wide'))
   try {
     await uploadFile(server, small, 'warm.xlsx')
     const start = performance.now()
@@ -302,15 +319,15 @@ async function download(server: Server) {
 }
 
 async function exportSpeed() {
-  await seedCustomers(join(work, 'export.sqlite'), 100_000)
-  const server = await startServer('export')
+  await seedCustomers(sqliteFile('export'), 100_000)
+  const server = await startServer(sqliteFile('export'))
   try {
     await download(server)
     const times = []
     for (let i = 0; i < 3; i++) times.push((await download(server)).ms)
     const ms = median(times)
     // Bare baseline: better-sqlite3 reading the same rows, no HTTP, no file.
-    const db = new Database(join(work, 'export.sqlite'), { readonly: true })
+    const db = new Database(sqliteFile('export'), { readonly: true })
     const start = performance.now()
     let rows = 0
     for (const _ of db.prepare('select * from customers order by id').iterate()) rows++
@@ -328,8 +345,8 @@ async function exportSpeed() {
 }
 
 async function exportMemory() {
-  await seedCustomers(join(work, 'export-1m.sqlite'), 1_000_000)
-  const server = await startServer('export-1m')
+  await seedCustomers(sqliteFile('export-1m'), 1_000_000)
+  const server = await startServer(sqliteFile('export-1m'))
   try {
     const idle = server.peakRssMb()
     const { ms, bytes } = await download(server)
@@ -345,6 +362,326 @@ async function exportMemory() {
   }
 }
 
+// ---- PostgreSQL ----
+
+/** The PostgreSQL database the measures make their schemas in (on this machine only). */
+const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test'
+
+/** Runs `task` on a connection of its own to `url`. */
+async function onPostgres<T>(url: string, task: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await task(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * Runs `task` with the URL of a new, empty schema of POSTGRES_URL (its connections see only it),
+ * named `crm_bench_` with this process and `name`, and drops the schema afterwards, whatever happens.
+ */
+async function withSchema<T>(name: string, task: (url: string) => Promise<T>): Promise<T> {
+  const schema = `crm_bench_${process.pid}_${name}`
+  await onPostgres(POSTGRES_URL, (client) => client.query(`create schema ${schema}`))
+  try {
+    const url = new URL(POSTGRES_URL)
+    url.searchParams.set('options', `-c search_path=${schema}`)
+    return await task(url.toString())
+  } finally {
+    await onPostgres(POSTGRES_URL, (client) => client.query(`drop schema ${schema} cascade`))
+  }
+}
+
+/** Runs `task` with `count` servers on `databaseUrl`, started one after another, and stops every one started. */
+async function withServers<T>(
+  count: number,
+  databaseUrl: string,
+  env: Record<string, string>,
+  task: (servers: Server[]) => Promise<T>,
+): Promise<T> {
+  const servers: Server[] = []
+  try {
+    for (let i = 0; i < count; i++) servers.push(await startServer(databaseUrl, env))
+    return await task(servers)
+  } finally {
+    for (const server of servers) await stopServer(server)
+  }
+}
+
+/** Runs `task` with one server on `databaseUrl`, and stops it afterwards. */
+const withServer = <T>(databaseUrl: string, task: (server: Server) => Promise<T>) =>
+  withServers(1, databaseUrl, {}, ([server]) => task(server!))
+
+/** `count` customers in the schema at `url` (whose tables the server has made), generated by PostgreSQL in one statement. */
+async function seedPostgresCustomers(url: string, count: number) {
+  await onPostgres(url, async (client) => {
+    await client.query(
+      `insert into customers (name, name_key, email, email_key, address, phone, optphone, optemail, optchat, status, created, updated)
+       select 'Customer ' || i, 'customer ' || i, 'c' || i || '@example.com', 'c' || i || '@example.com',
+              i || ' Main Street, Springfield', '555-0100', 1, 0, 1, 'active', $1, $1
+       from generate_series(0, $2::integer - 1) as i`,
+      [new Date().toISOString(), count],
+    )
+    await client.query('analyze customers')
+  })
+}
+
+/** The rows of one multi-row INSERT of the bare PostgreSQL load. */
+const BARE_BATCH_ROWS = 1000
+
+/**
+ * papaparse reading the file and `pg` inserting its rows into a bare table of the schema at `url`,
+ * in multi-row INSERTs of BARE_BATCH_ROWS, in one transaction: no HTTP, no checks.
+ */
+async function barePostgresCsvLoad(url: string, path: string): Promise<number> {
+  const start = performance.now()
+  await onPostgres(url, async (client) => {
+    await client.query(
+      'drop table if exists c; create table c (id bigint generated by default as identity primary key, name text, email text unique, address text, phone text, a int, b int, c int, status text)',
+    )
+    const { data } = Papa.parse<string[]>(readFileSync(path, 'utf8'), { delimiter: ',', skipEmptyLines: true })
+    await client.query('begin')
+    for (let i = 0; i < data.length; i += BARE_BATCH_ROWS) {
+      const batch = data.slice(i, i + BARE_BATCH_ROWS)
+      const values = batch.map((_, row) => `(${[1, 2, 3, 4, 5, 6, 7, 8].map((n) => `$${row * 8 + n}`).join(', ')})`)
+      await client.query(
+        `insert into c (name, email, address, phone, a, b, c, status) values ${values.join(', ')}`,
+        batch.flatMap((row) => [row[0], row[1], row[2], row[3], 1, 0, 1, row[7]]),
+      )
+    }
+    await client.query('commit')
+  })
+  return performance.now() - start
+}
+
+/** The 100,000-row CSV upload on PostgreSQL (median of 3), against papaparse and `pg` loading the same files. */
+async function postgresCsvThroughput() {
+  const warm = await writeCsv('pg-warm.csv', 20_000, 'pw')
+  const files = await Promise.all([1, 2, 3].map((n) => writeCsv(`pg-c100k-${n}.csv`, 100_000, `p${n}-`)))
+  await withSchema('csv', (url) =>
+    withServer(url, async (server) => {
+      await uploadFile(server, warm, 'warm.csv')
+      const times = []
+      for (const file of files) times.push((await uploadFile(server, file, 'c100k.csv')).ms)
+      const ms = median(times)
+      const bare = []
+      for (const file of files) bare.push(await barePostgresCsvLoad(url, file))
+      const bareMs = median(bare)
+      const rate = 100_000 / (ms / 1000)
+      results.push({
+        name: 'PostgreSQL: 100,000-row customer CSV, HTTP upload to committed rows',
+        value: `${ms.toFixed(0)} ms = ${Math.round(rate).toLocaleString('en')} rows/s (bare papaparse + pg: ${bareMs.toFixed(0)} ms, ×${(ms / bareMs).toFixed(2)})`,
+        target: '≤ ×2 the bare load',
+        pass: ms / bareMs <= 2,
+      })
+    }),
+  )
+}
+
+/** The XLSX export of 100,000 customers on PostgreSQL (median of 3), against `pg` reading the same rows. */
+async function postgresExportSpeed() {
+  await withSchema('export', (url) =>
+    withServer(url, async (server) => {
+      await seedPostgresCustomers(url, 100_000)
+      await download(server)
+      const times = []
+      for (let i = 0; i < 3; i++) times.push((await download(server)).ms)
+      const ms = median(times)
+      // Bare baseline: pg reading the same rows, no HTTP, no file.
+      const start = performance.now()
+      const { rowCount } = await onPostgres(url, (client) => client.query('select * from customers order by id'))
+      const bare = performance.now() - start
+      results.push({
+        name: 'PostgreSQL: 100,000 customers exported as XLSX, request to last byte',
+        value: `${ms.toFixed(0)} ms (bare read of the ${(rowCount ?? 0).toLocaleString('en')} rows: ${bare.toFixed(0)} ms)`,
+        target: '≤ ×5 the bare read',
+        pass: ms / bare <= 5,
+      })
+    }),
+  )
+}
+
+/** The server's peak resident memory while it exports 1,000,000 customers from PostgreSQL as XLSX. */
+async function postgresExportMemory() {
+  await withSchema('export_1m', (url) =>
+    withServer(url, async (server) => {
+      await seedPostgresCustomers(url, 1_000_000)
+      const idle = server.peakRssMb()
+      const { ms, bytes } = await download(server)
+      const peak = server.peakRssMb()
+      results.push({
+        name: 'PostgreSQL: 1,000,000 customers exported as XLSX: peak resident memory of the server',
+        value: `${peak.toFixed(0)} MB (idle ${idle.toFixed(0)} MB; ${(bytes / MB).toFixed(0)} MB in ${(ms / 1000).toFixed(1)} s)`,
+        target: '< 250 MB',
+        pass: peak < 250,
+      })
+    }),
+  )
+}
+
+// ---- request throughput ----
+
+/** The part of autocannon's options and results the load runs use (autocannon ships no types). */
+interface LoadRequest {
+  method: 'GET' | 'POST'
+  path: string
+  headers: Record<string, string>
+  body?: string
+  setupRequest?: (request: LoadRequest) => LoadRequest
+}
+interface LoadResult {
+  requests: { average: number }
+  latency: { p50: number; p99: number }
+  non2xx: number
+  errors: number
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (options: {
+  url: string
+  connections: number
+  duration: number
+  requests: LoadRequest[]
+}) => Promise<LoadResult>
+
+/** Each load run's concurrent connections and length, and the length of the warm-up run before them. */
+const LOAD_CONNECTIONS = 50
+const LOAD_SECONDS = 10
+const WARM_UP_SECONDS = 2
+
+/** What the servers of the load runs add to their environment: a rate limit the runs never reach. */
+const LOAD_ENV = { RATE_LIMIT_PER_MINUTE: String(1_000_000_000) }
+
+/** The two requests the load runs send. */
+type Route = 'get' | 'add'
+const ROUTE_NAMES: Record<Route, string> = { get: 'GET /api/get/customer?id=…', add: 'POST /api/add/customer' }
+
+/** Customers the load runs have added: each new one gets the next number, for a unique e-mail address. */
+let customersAdded = 0
+
+/** A new customer's JSON body, with an e-mail address no other request of the run uses. */
+function newCustomerBody(): string {
+  const n = ++customersAdded
+  return JSON.stringify({
+    name: `Load ${n}`,
+    email: `load${n}@example.com`,
+    address: `${n} Main Street, Springfield`,
+    status: 'active',
+  })
+}
+
+/** The request autocannon sends over and over on `route`: reading customer `id`, or adding a new customer each time. */
+function loadRequest(route: Route, id: number): LoadRequest {
+  if (route === 'get') return { method: 'GET', path: `/api/get/customer?id=${id}`, headers: AUTH }
+  return {
+    method: 'POST',
+    path: '/api/add/customer',
+    headers: { ...AUTH, 'content-type': 'application/json' },
+    setupRequest: (request) => ({ ...request, body: newCustomerBody() }),
+  }
+}
+
+/** Adds one customer at `url` and gives its id. */
+async function addCustomer(url: string): Promise<number> {
+  const response = await fetch(`${url}/api/add/customer`, {
+    method: 'POST',
+    headers: { ...AUTH, 'content-type': 'application/json' },
+    body: newCustomerBody(),
+  })
+  if (response.status !== 201) throw new Error(`adding a customer failed: ${response.status}`)
+  return ((await response.json()) as { id: number }).id
+}
+
+/**
+ * A round-robin HTTP proxy on 127.0.0.1: each request goes to the next of `targets` in turn, over
+ * keep-alive connections, and its answer comes back as it was given (502 if the target fails).
+ */
+async function startProxy(targets: string[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const agent = new Agent({ keepAlive: true })
+  let turn = 0
+  const proxy = createServer((request, response) => {
+    const target = new URL(request.url!, targets[turn++ % targets.length])
+    const forwarded = httpRequest(target, { method: request.method, headers: request.headers, agent }, (answer) => {
+      response.writeHead(answer.statusCode!, answer.headers)
+      answer.pipe(response)
+    })
+    forwarded.on('error', () => {
+      if (!response.headersSent) response.writeHead(502)
+      response.end()
+    })
+    request.pipe(forwarded)
+  })
+  proxy.listen(0, '127.0.0.1')
+  await once(proxy, 'listening')
+  const close = async () => {
+    proxy.closeAllConnections()
+    proxy.close()
+    agent.destroy()
+    await once(proxy, 'close')
+  }
+  return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, close }
+}
+
+/** autocannon sending `route`'s request to `url` over LOAD_CONNECTIONS connections for `seconds`. */
+const runLoad = (url: string, route: Route, id: number, seconds: number) =>
+  autocannon({ url, connections: LOAD_CONNECTIONS, duration: seconds, requests: [loadRequest(route, id)] })
+
+/**
+ * Both routes' load runs against `servers`: the one directly, or two through a round-robin proxy,
+ * after a warm-up run of reads; the customer read is one added first.
+ */
+async function loadRuns(servers: Server[]): Promise<Record<Route, LoadResult>> {
+  const proxy = servers.length > 1 ? await startProxy(servers.map((server) => server.url)) : undefined
+  try {
+    const url = proxy?.url ?? servers[0]!.url
+    const id = await addCustomer(url)
+    await runLoad(url, 'get', id, WARM_UP_SECONDS)
+    return { get: await runLoad(url, 'get', id, LOAD_SECONDS), add: await runLoad(url, 'add', id, LOAD_SECONDS) }
+  } finally {
+    await proxy?.close()
+  }
+}
+
+/** One load run's line: requests/s, latencies, refusals, and the ratio to SQLite's run when given. */
+function loadResult(name: string, load: LoadResult, sqlite?: LoadResult) {
+  const ratio = sqlite ? ` (×${(load.requests.average / sqlite.requests.average).toFixed(2)} of SQLite's)` : ''
+  const errors = load.errors > 0 ? `, ${load.errors} connection errors` : ''
+  results.push({
+    name,
+    value:
+      `${Math.round(load.requests.average).toLocaleString('en')} req/s, p50 ${load.latency.p50} ms, ` +
+      `p99 ${load.latency.p99} ms, ${load.non2xx} non-2xx${errors}${ratio}`,
+    target: 'no errors: non-2xx = 0',
+    pass: load.non2xx === 0 && load.errors === 0,
+  })
+}
+
+/**
+ * Requests per second on each route with LOAD_CONNECTIONS connections: SQLite, one instance;
+ * PostgreSQL, one instance; PostgreSQL, two instances sharing their rate limit in Redis, behind a
+ * round-robin proxy.
+ */
+async function requestThroughput() {
+  const sqlite = await withServers(1, sqliteFile('load'), LOAD_ENV, loadRuns)
+  const postgres = await withSchema('load', (url) => withServers(1, url, LOAD_ENV, loadRuns))
+  const redis = { ...LOAD_ENV, REDIS_URL: 'redis://127.0.0.1:6379' }
+  const proxied = await withSchema('load_proxied', (url) => withServers(2, url, redis, loadRuns))
+  const title = `, ${LOAD_CONNECTIONS} connections × ${LOAD_SECONDS} s`
+  for (const route of ['get', 'add'] as const) {
+    loadResult(`${ROUTE_NAMES[route]}${title}: SQLite, one instance`, sqlite[route])
+    loadResult(`${ROUTE_NAMES[route]}${title}: PostgreSQL, one instance`, postgres[route], sqlite[route])
+    loadResult(`${ROUTE_NAMES[route]}${title}: PostgreSQL, 2 instances, proxy, Redis`, proxied[route], sqlite[route])
+  }
+}
+
+/** Every PostgreSQL measure, and the request throughput on SQLite and PostgreSQL (`npm run bench pg`). */
+async function postgresMeasures() {
+  await postgresCsvThroughput()
+  await postgresExportSpeed()
+  await postgresExportMemory()
+  await requestThroughput()
+}
+
 try {
   const only = process.argv[2]
   if (!only || only === 'csv') await csvThroughput()
@@ -353,6 +690,7 @@ try {
   if (!only || only === 'memory') await csvMemory()
   if (!only || only === 'export') await exportSpeed()
   if (!only || only === 'export-memory') await exportMemory()
+  if (!only || only === 'pg') await postgresMeasures()
 } finally {
   rmSync(work, { recursive: true, force: true })
 }

@@ -318,13 +318,14 @@ t.test('npm run backup refuses what it cannot do right, with a message and a non
   writeFileSync(existing, 'an older backup')
 
   // (--force is used by the backup taken while the API writes, above.)
-  const [noFile, memory, missing, exists] = [
+  const [noFile, memory, missing, exists, postgres] = [
     runScript(t, 'src/backup.ts', [], { DATABASE_URL: live }),
     runScript(t, 'src/backup.ts', [join(dir, 'memory.sqlite')], { DATABASE_URL: ':memory:' }),
     runScript(t, 'src/backup.ts', [join(dir, 'missing-backup.sqlite')], {
       DATABASE_URL: join(dir, 'nowhere', 'crm.sqlite'),
     }),
     runScript(t, 'src/backup.ts', [existing], { DATABASE_URL: live }),
+    runScript(t, 'src/backup.ts', [join(dir, 'pg.sqlite')], { DATABASE_URL: 'postgres://crm@127.0.0.1:5432/crm' }),
   ]
 
   t.equal(await noFile.exit, 2, 'no FILE: a usage error (exit code 2)')
@@ -351,6 +352,17 @@ t.test('npm run backup refuses what it cannot do right, with a message and a non
     'saying so, and how to replace it',
   )
   t.equal(readFileSync(existing, 'utf8'), 'an older backup', 'and it is left as it was')
+
+  t.equal(await postgres.exit, 1, 'a PostgreSQL DATABASE_URL is refused (exit code 1), without connecting')
+  t.equal(
+    postgres.stderr(),
+    'DATABASE_URL is a PostgreSQL database: npm run backup copies SQLite files. Back PostgreSQL up with its own ' +
+      'pg_dump, which takes a consistent copy while the servers run:\n' +
+      '    pg_dump --format=custom --file=crm.dump "$DATABASE_URL"\n' +
+      'and restore it into an empty database with:\n' +
+      '    pg_restore --dbname="$DATABASE_URL" crm.dump\n',
+    'saying how to back it up with pg_dump and restore it',
+  )
 
   t.same(
     readdirSync(dir).filter((name) => !name.startsWith('crm.sqlite')),

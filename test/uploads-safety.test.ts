@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import * as XLSX from 'xlsx'
+import { isPostgres } from '../src/db/connect.js'
 import { SPREADSHEET_LIMITS } from '../src/imports/read.js'
 import { documentedFetch } from './documented.js'
 import {
@@ -46,8 +47,11 @@ async function nothingStored(t: Test, app: TestApp) {
 async function stillHealthy(t: Test, app: TestApp) {
   const res = await upload(app, '/upload/customers', { filename: 'ok.csv', content: 'Ada,ada@example.com,London\n' })
   t.equal(res.status, 201, 'a good upload still works')
-  // The first report: a refused upload's transaction rolled back the id it took, too.
-  sameReport(t, res.body, { id: 1, kind: 'customers', filename: 'ok.csv', rows: 1, inserted: 1 })
+  // The first report. On SQLite a refused upload's transaction gave back the id it took, too;
+  // PostgreSQL's sequences never give an id back, so there the first report's id may be a later one.
+  const id = isPostgres(app.db) ? res.body.id : 1
+  t.ok(id >= 1, `report ${id}`)
+  sameReport(t, res.body, { id, kind: 'customers', filename: 'ok.csv', rows: 1, inserted: 1 })
 }
 
 t.test('a file over UPLOAD_MAX_BYTES is 413; nothing stored; the server stays healthy', async (t) => {
