@@ -220,6 +220,57 @@ export const jsonResponse = <T extends TSchema>(schema: T, description: string, 
   content: { 'application/json': { schema, example } },
 })
 
+/** The `ETag` header of an answer that holds one customer, product or ticket. */
+const EtagHeader = {
+  // A plain JSON schema: @fastify/swagger copies a header's schema into the document as it is.
+  etag: {
+    type: 'string',
+    description:
+      "The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in " +
+      '`If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged.',
+    examples: ['"3q2-7wH4eXv9mS0tKQ1bZ3fL0aQ"'],
+  },
+}
+
+/** A JSON response holding one record, with its ETag. */
+export const recordResponse = <T extends TSchema>(schema: T, description: string, example: unknown) => ({
+  ...jsonResponse(schema, description, example),
+  headers: EtagHeader,
+})
+
+/** The 304 of a lookup by id whose If-None-Match names the record's current ETag. */
+export const notModifiedResponse = {
+  type: 'null',
+  description: "Not modified: `If-None-Match` names the record's current ETag. No body.",
+  headers: EtagHeader,
+} as const
+
+/** The `If-None-Match` header of a lookup that may answer 304. */
+export const IfNoneMatchHeaders = Type.Object({
+  'if-none-match': Type.Optional(
+    Type.String({
+      maxLength: 2000,
+      description:
+        'With `id`: one or more ETags (or `*`); when one is the current ETag of the record, the answer is 304 with no body.',
+    }),
+  ),
+})
+
+/** The `If-Match` header of a change that may be refused with 412. */
+export const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      maxLength: 2000,
+      description:
+        "One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 " +
+        'and nothing changes. Without it the change is made, as before.',
+    }),
+  ),
+})
+
+/** What a 412 means, for every change that takes If-Match. */
+export const PRECONDITION_FAILED = "`If-Match` does not hold: the record's ETag is another now; nothing changed."
+
 const problemResponse = (meaning: string, html: boolean) => ({
   description: meaning,
   content: {
@@ -234,7 +285,7 @@ const problemResponse = (meaning: string, html: boolean) => ({
  * posted by browser forms (`html`) answers them as pages too.
  */
 export function problemResponses(
-  extra: Partial<Record<403 | 404 | 409 | 413 | 415, string>> = {},
+  extra: Partial<Record<403 | 404 | 409 | 412 | 413 | 415, string>> = {},
   { html = false } = {},
 ) {
   const responses: Record<number, ReturnType<typeof problemResponse>> = {}

@@ -1088,6 +1088,8 @@ export interface operations {
             /** @description The created customer. */
             201: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1214,15 +1216,20 @@ export interface operations {
                  */
                 offset?: number;
             };
-            header?: never;
+            header?: {
+                /** @description With `id`: one or more ETags (or `*`); when one is the current ETag of the record, the answer is 304 with no body. */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description One customer (by `id`) or a list of customers (by `name`). */
+            /** @description One customer (by `id`, with its ETag) or a list of customers (by `name`). */
             200: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1244,6 +1251,15 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Customer"] | components["schemas"]["Customer"][];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the record's current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
             400: {
@@ -1331,7 +1347,10 @@ export interface operations {
     updateCustomer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1400,6 +1419,8 @@ export interface operations {
             /** @description The updated customer. */
             200: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1467,6 +1488,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -1523,7 +1553,10 @@ export interface operations {
                  */
                 id: number;
             };
-            header?: never;
+            header?: {
+                /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1590,6 +1623,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -1640,7 +1682,10 @@ export interface operations {
     deleteCustomerViaPost: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1722,6 +1767,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -1778,7 +1832,10 @@ export interface operations {
                  */
                 id: number;
             };
-            header?: never;
+            header?: {
+                /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1838,6 +1895,15 @@ export interface operations {
             };
             /** @description Products are still assigned to the customer; the detail says how many. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1945,6 +2011,8 @@ export interface operations {
             /** @description The created product, with its `expires` date. */
             201: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2070,15 +2138,20 @@ export interface operations {
                  */
                 offset?: number;
             };
-            header?: never;
+            header?: {
+                /** @description With `id`: one or more ETags (or `*`); when one is the current ETag of the record, the answer is 304 with no body. */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description One product (by `id`) or a list of products (by `name` or `customerid`). */
+            /** @description One product (by `id`, with its ETag) or a list of products (by `name` or `customerid`). */
             200: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2097,6 +2170,15 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Product"] | components["schemas"]["Product"][];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the record's current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
             400: {
@@ -2184,7 +2266,10 @@ export interface operations {
     updateProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2237,6 +2322,8 @@ export interface operations {
             /** @description The updated product. */
             200: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2285,6 +2372,15 @@ export interface operations {
             };
             /** @description No product has this `id`, or no customer has the `changeto` id. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2342,7 +2438,10 @@ export interface operations {
     deleteProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2414,6 +2513,15 @@ export interface operations {
             };
             /** @description No product has this `id`, or no customer has this `customerid`, or the customer has no products. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. (With `id` only: deleting by `customerid` ignores If-Match.) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3058,6 +3166,8 @@ export interface operations {
             /** @description The opened ticket. */
             201: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3161,7 +3271,10 @@ export interface operations {
     closeTicket: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
+                "if-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3198,6 +3311,8 @@ export interface operations {
             /** @description The closed ticket. */
             200: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3253,6 +3368,15 @@ export interface operations {
             };
             /** @description The ticket is already closed; the detail says when. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3328,15 +3452,20 @@ export interface operations {
                  */
                 offset?: number;
             };
-            header?: never;
+            header?: {
+                /** @description With `id`: one or more ETags (or `*`); when one is the current ETag of the record, the answer is 304 with no body. */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description One ticket (by `id`) or a list of tickets (by `customerid`). */
+            /** @description One ticket (by `id`, with its ETag) or a list of tickets (by `customerid`). */
             200: {
                 headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3353,6 +3482,15 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["CustomerRequest"] | components["schemas"]["CustomerRequest"][];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the record's current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description The record's strong ETag: it changes whenever any field of the record as shown changes. Send it back in `If-None-Match` to get a 304 when nothing changed, or in `If-Match` to change the record only if it is unchanged. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
             400: {

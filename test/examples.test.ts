@@ -12,7 +12,7 @@ interface Media {
 }
 interface Operation {
   operationId: string
-  parameters?: { name: string; example?: unknown }[]
+  parameters?: { name: string; in: string; example?: unknown }[]
   requestBody?: { content: Record<string, Media> }
   responses: Record<string, { content?: Record<string, Media> }>
 }
@@ -52,7 +52,8 @@ function requestExample(operationId: string): Record<string, unknown> {
   const { operation } = operations.get(operationId)!
   const body = operation.requestBody?.content['application/json']?.example
   if (body) return body as Record<string, unknown>
-  return Object.fromEntries((operation.parameters ?? []).map((p) => [p.name, p.example]))
+  const query = (operation.parameters ?? []).filter((p) => p.in === 'query')
+  return Object.fromEntries(query.map((p) => [p.name, p.example]))
 }
 
 /** The documented example answer of an operation for a status. */

@@ -10,22 +10,22 @@ import { root, runProcess } from './process.js'
 /** Each operation's documented statuses: those it can give, and nothing it cannot. */
 const statuses: Record<string, string[]> = {
   addCustomer: ['201', '400', '401', '403', '409', '413', '415', '429', '500', '503'],
-  getCustomer: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  updateCustomer: ['200', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503'],
-  deleteCustomer: ['200', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503'],
-  deleteCustomerViaGet: ['200', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503'],
-  deleteCustomerViaPost: ['200', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503'],
+  getCustomer: ['200', '304', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
+  updateCustomer: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
+  deleteCustomer: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
+  deleteCustomerViaGet: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
+  deleteCustomerViaPost: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
   addProduct: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  getProduct: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  updateProduct: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  deleteProduct: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
+  getProduct: ['200', '304', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
+  updateProduct: ['200', '400', '401', '403', '404', '412', '413', '415', '429', '500', '503'],
+  deleteProduct: ['200', '400', '401', '403', '404', '412', '413', '415', '429', '500', '503'],
   addBrandFeedback: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
   addProductFeedback: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
   getBrandFeedback: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
   getProductFeedback: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
   openTicket: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  closeTicket: ['200', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503'],
-  getTicket: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
+  closeTicket: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
+  getTicket: ['200', '304', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
   uploadCustomers: ['201', '400', '401', '403', '413', '415', '429', '500', '503'],
   uploadProducts: ['201', '400', '401', '403', '413', '415', '429', '500', '503'],
   getUploadReport: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
@@ -51,6 +51,20 @@ const queryParameters: Record<string, string[]> = {
   exportProducts: ['name', 'surname', 'email', 'format'],
   listExportRecords: ['limit', 'offset'],
   listKeys: ['limit', 'offset'],
+}
+
+/** The header parameters of each operation that reads one: the conditional request headers. */
+const headerParameters: Record<string, string[]> = {
+  getCustomer: ['if-none-match'],
+  getProduct: ['if-none-match'],
+  getTicket: ['if-none-match'],
+  updateCustomer: ['if-match'],
+  deleteCustomer: ['if-match'],
+  deleteCustomerViaGet: ['if-match'],
+  deleteCustomerViaPost: ['if-match'],
+  updateProduct: ['if-match'],
+  deleteProduct: ['if-match'],
+  closeTicket: ['if-match'],
 }
 
 /** The file field of each upload form: the one the upload page names. */
@@ -135,15 +149,26 @@ t.test('every operation is documented completely', async (t) => {
           )
         }
       }
+      const parameters = operation.parameters ?? []
+      t.same(
+        parameters.filter((parameter) => parameter.in === 'header').map((parameter) => parameter.name),
+        headerParameters[operation.operationId!] ?? [],
+        `${name}: its header parameters`,
+      )
       if (method === 'get' || method === 'delete') {
         t.notOk(operation.requestBody, `${name}: parameters documented in the query`)
+        const query = parameters.filter((parameter) => parameter.in === 'query')
         t.same(
-          operation.parameters?.map((parameter) => parameter.name),
+          query.map((parameter) => parameter.name),
           queryParameters[operation.operationId!],
           `${name}: has query parameters`,
         )
-        for (const parameter of operation.parameters ?? []) {
-          t.equal(parameter.in, 'query')
+        t.equal(
+          query.length + (headerParameters[operation.operationId!]?.length ?? 0),
+          parameters.length,
+          `${name}: no other parameters`,
+        )
+        for (const parameter of query) {
           const alternative = alternativeLookups.includes(`${operation.operationId} ${parameter.name}`)
           t.equal(
             parameter.example === undefined,

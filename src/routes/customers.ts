@@ -1,6 +1,16 @@
 // Customer endpoints: add, get (by id or by name), update, delete.
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
-import { DeletedSchema, jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
+import {
+  DeletedSchema,
+  IfMatchHeaders,
+  IfNoneMatchHeaders,
+  jsonResponse,
+  notModifiedResponse,
+  PRECONDITION_FAILED,
+  pageOf,
+  problemResponses,
+  recordResponse,
+} from '../../schemas/common.js'
 import {
   CreateCustomerSchema,
   CustomerIdSchema,
@@ -8,6 +18,7 @@ import {
   CustomerSchema,
   UpdateCustomerSchema,
 } from '../../schemas/customer.js'
+import { etagOf, withEtag } from '../conditional.js'
 import { oneOf } from '../plugins/parameters.js'
 import { invalid, WHOLE_BODY } from '../problems.js'
 import {
@@ -40,12 +51,15 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           'already used by another customer, ignoring case.',
         body: CreateCustomerSchema,
         response: {
-          201: jsonResponse(Customer, 'The created customer.', examples.customer),
+          201: recordResponse(Customer, 'The created customer.', examples.customer),
           ...problemResponses({ 409: 'A customer with this e-mail address (in any case) already exists.' }),
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await createCustomer(app.db, request.body)),
+    async (request, reply) => {
+      const customer = await createCustomer(app.db, request.body)
+      return reply.code(201).header('etag', etagOf(customer)).send(customer)
+    },
   )
 
   app.get(
@@ -62,19 +76,22 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           'match). Give one of `id` and `name`. Parameters come in the query string or, as older clients ' +
           'send them, in a JSON body.',
         querystring: CustomerQuerySchema,
+        headers: IfNoneMatchHeaders,
         response: {
-          200: Type.Union([Customer, Type.Array(Customer)], {
-            description: 'One customer (by `id`) or a list of customers (by `name`).',
-            examples: [examples.customerWithProduct],
-          }),
+          200: recordResponse(
+            Type.Union([Customer, Type.Array(Customer)]),
+            'One customer (by `id`, with its ETag) or a list of customers (by `name`).',
+            examples.customerWithProduct,
+          ),
+          304: notModifiedResponse,
           ...problemResponses({ 404: 'No customer has this `id`.' }),
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { query } = request
       return oneOf(query, ['id', 'name']) === 'id'
-        ? getCustomer(app.db, query.id!)
+        ? withEtag(request, reply, await getCustomer(app.db, query.id!))
         : findCustomersByName(app.db, query.name!, pageOf(query))
     },
   )
@@ -92,20 +109,23 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           '`optemail`, `optchat`) on the customer with `id`, together, and returns the whole record with ' +
           'a new `updated` time. At least one attribute is required.',
         body: UpdateCustomerSchema,
+        headers: IfMatchHeaders,
         response: {
-          200: jsonResponse(Customer, 'The updated customer.', examples.changedCustomer),
+          200: recordResponse(Customer, 'The updated customer.', examples.changedCustomer),
           ...problemResponses({
             404: 'No customer has this `id`.',
             409: 'Another customer already has this e-mail address (in any case).',
+            412: PRECONDITION_FAILED,
           }),
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       if (Object.keys(request.body).length === 1) {
         throw invalid(WHOLE_BODY, 'must set at least one attribute besides id')
       }
-      return updateCustomer(app.db, request.body)
+      const customer = await updateCustomer(app.db, request.body, request.headers['if-match'])
+      return reply.header('etag', etagOf(customer)).send(customer)
     },
   )
 
@@ -129,17 +149,19 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           'while products are assigned to the customer: unassign or delete those first.' +
           (parameters === 'querystring' ? ' `id` comes in the query string or in a JSON body.' : ''),
         [parameters]: CustomerIdSchema,
+        headers: IfMatchHeaders,
         response: {
           200: jsonResponse(Type.Ref(DeletedSchema), 'The id of the deleted customer.', examples.deleted),
           ...problemResponses({
             404: 'No customer has this `id`.',
             409: 'Products are still assigned to the customer; the detail says how many.',
+            412: PRECONDITION_FAILED,
           }),
         },
       },
       handler: async (request) => {
         const { id } = (parameters === 'body' ? request.body : request.query) as Static<typeof CustomerIdSchema>
-        return { deleted: await deleteCustomer(app.db, id) }
+        return { deleted: await deleteCustomer(app.db, id, request.headers['if-match']) }
       },
     })
   }

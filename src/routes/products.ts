@@ -1,6 +1,16 @@
 // Product endpoints: add, get (by id, name or customer), update (warranty, transfer, name, price), delete.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { DeletedSchema, jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
+import {
+  DeletedSchema,
+  IfMatchHeaders,
+  IfNoneMatchHeaders,
+  jsonResponse,
+  notModifiedResponse,
+  pageOf,
+  PRECONDITION_FAILED,
+  problemResponses,
+  recordResponse,
+} from '../../schemas/common.js'
 import {
   CreateProductSchema,
   DeleteProductSchema,
@@ -8,6 +18,7 @@ import {
   ProductSchema,
   UpdateProductSchema,
 } from '../../schemas/product.js'
+import { etagOf, withEtag } from '../conditional.js'
 import { oneOf } from '../plugins/parameters.js'
 import { invalid, WHOLE_BODY } from '../problems.js'
 import {
@@ -46,12 +57,15 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           "customer must exist (404 otherwise). The customer's `revenue` grows by the price.",
         body: CreateProductSchema,
         response: {
-          201: jsonResponse(Product, 'The created product, with its `expires` date.', examples.product),
+          201: recordResponse(Product, 'The created product, with its `expires` date.', examples.product),
           ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await createProduct(app.db, request.body)),
+    async (request, reply) => {
+      const product = await createProduct(app.db, request.body)
+      return reply.code(201).header('etag', etagOf(product)).send(product)
+    },
   )
 
   app.get(
@@ -68,19 +82,22 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           'customer). Lists are in id order, paged by `limit` and `offset`, and empty when nothing matches. ' +
           'Parameters come in the query string or in a JSON body.',
         querystring: ProductQuerySchema,
+        headers: IfNoneMatchHeaders,
         response: {
-          200: Type.Union([Product, Type.Array(Product)], {
-            description: 'One product (by `id`) or a list of products (by `name` or `customerid`).',
-            examples: [examples.product],
-          }),
+          200: recordResponse(
+            Type.Union([Product, Type.Array(Product)]),
+            'One product (by `id`, with its ETag) or a list of products (by `name` or `customerid`).',
+            examples.product,
+          ),
+          304: notModifiedResponse,
           ...problemResponses({ 404: 'No product has this `id`, or no customer has this `customerid`.' }),
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { query } = request
       const by = oneOf(query, ['id', 'name', 'customerid'])
-      if (by === 'id') return getProduct(app.db, query.id!)
+      if (by === 'id') return withEtag(request, reply, await getProduct(app.db, query.id!))
       if (by === 'name') return findProductsByName(app.db, query.name!, pageOf(query))
       return findProductsOfCustomer(app.db, query.customerid!, pageOf(query))
     },
@@ -100,15 +117,20 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           'unassigns it; `name`, `price` and `purchased` may change too. At least one change is required. ' +
           'An unknown product or `changeto` customer is a 404 and changes nothing. Returns the whole record.',
         body: UpdateProductSchema,
+        headers: IfMatchHeaders,
         response: {
-          200: jsonResponse(Product, 'The updated product.', examples.changedProduct),
-          ...problemResponses({ 404: 'No product has this `id`, or no customer has the `changeto` id.' }),
+          200: recordResponse(Product, 'The updated product.', examples.changedProduct),
+          ...problemResponses({
+            404: 'No product has this `id`, or no customer has the `changeto` id.',
+            412: PRECONDITION_FAILED,
+          }),
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       if (Object.keys(request.body).length === 1) throw invalid(WHOLE_BODY, 'must make at least one change besides id')
-      return updateProduct(app.db, request.body)
+      const product = await updateProduct(app.db, request.body, request.headers['if-match'])
+      return reply.header('etag', etagOf(product)).send(product)
     },
   )
 
@@ -124,10 +146,12 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           "Give `id` to delete that product, or `customerid` to delete all of that customer's products. " +
           '404 when nothing matched. Feedback about a deleted product is kept: its `productid` becomes null.',
         body: DeleteProductSchema,
+        headers: IfMatchHeaders,
         response: {
           200: jsonResponse(Type.Ref(DeletedSchema), 'The ids of the deleted products.', examples.deleted),
           ...problemResponses({
             404: 'No product has this `id`, or no customer has this `customerid`, or the customer has no products.',
+            412: `${PRECONDITION_FAILED} (With \`id\` only: deleting by \`customerid\` ignores If-Match.)`,
           }),
         },
       },
@@ -136,7 +160,10 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
       const { body } = request
       const by = oneOf(body, ['id', 'customerid'])
       return {
-        deleted: await deleteProducts(app.db, by === 'id' ? { id: body.id! } : { customerid: body.customerid! }),
+        deleted: await deleteProducts(
+          app.db,
+          by === 'id' ? { id: body.id!, ifMatch: request.headers['if-match'] } : { customerid: body.customerid! },
+        ),
       }
     },
   )

@@ -1,8 +1,17 @@
 // Ticket endpoints (a customer's requests): open, close, get by id, list by customer.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
+import {
+  IfMatchHeaders,
+  IfNoneMatchHeaders,
+  notModifiedResponse,
+  pageOf,
+  PRECONDITION_FAILED,
+  problemResponses,
+  recordResponse,
+} from '../../schemas/common.js'
 import { CloseTicketSchema, TicketSchema, OpenTicketSchema, TicketQuerySchema } from '../../schemas/ticket.js'
 import { oneOf } from '../plugins/parameters.js'
+import { etagOf, withEtag } from '../conditional.js'
 import { closeTicket, getTicket, listTickets, openTicket } from '../services/tickets.js'
 import * as examples from '../../schemas/examples.js'
 
@@ -27,12 +36,15 @@ const tickets: FastifyPluginAsyncTypebox = async (app) => {
         description: '`request` and `customerid` are required; the customer must exist. The ticket opens now.',
         body: OpenTicketSchema,
         response: {
-          201: jsonResponse(Ticket, 'The opened ticket.', examples.openTicket),
+          201: recordResponse(Ticket, 'The opened ticket.', examples.openTicket),
           ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await openTicket(app.db, request.body)),
+    async (request, reply) => {
+      const ticket = await openTicket(app.db, request.body)
+      return reply.code(201).header('etag', etagOf(ticket)).send(ticket)
+    },
   )
 
   app.post(
@@ -48,16 +60,21 @@ const tickets: FastifyPluginAsyncTypebox = async (app) => {
           'required. Closing stores the outcome and the closing time. A ticket closes once: closing it again ' +
           'is a 409 and changes nothing.',
         body: CloseTicketSchema,
+        headers: IfMatchHeaders,
         response: {
-          200: jsonResponse(Ticket, 'The closed ticket.', examples.closedTicket),
+          200: recordResponse(Ticket, 'The closed ticket.', examples.closedTicket),
           ...problemResponses({
             404: 'No ticket has this `id`.',
             409: 'The ticket is already closed; the detail says when.',
+            412: PRECONDITION_FAILED,
           }),
         },
       },
     },
-    async (request) => closeTicket(app.db, request.body),
+    async (request, reply) => {
+      const ticket = await closeTicket(app.db, request.body, request.headers['if-match'])
+      return reply.header('etag', etagOf(ticket)).send(ticket)
+    },
   )
 
   app.get(
@@ -73,19 +90,22 @@ const tickets: FastifyPluginAsyncTypebox = async (app) => {
           'first, paged by `limit` and `offset` (404 if there is no such customer, an empty list if they have ' +
           'none). Parameters come in the query string or in a JSON body.',
         querystring: TicketQuerySchema,
+        headers: IfNoneMatchHeaders,
         response: {
-          200: Type.Union([Ticket, Type.Array(Ticket)], {
-            description: 'One ticket (by `id`) or a list of tickets (by `customerid`).',
-            examples: [examples.closedTicket],
-          }),
+          200: recordResponse(
+            Type.Union([Ticket, Type.Array(Ticket)]),
+            'One ticket (by `id`, with its ETag) or a list of tickets (by `customerid`).',
+            examples.closedTicket,
+          ),
+          304: notModifiedResponse,
           ...problemResponses({ 404: 'No ticket has this `id`, or no customer has this `customerid`.' }),
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { query } = request
       return oneOf(query, ['id', 'customerid']) === 'id'
-        ? getTicket(app.db, query.id!)
+        ? withEtag(request, reply, await getTicket(app.db, query.id!))
         : listTickets(app.db, query.customerid!, pageOf(query))
     },
   )

@@ -4,6 +4,7 @@ import type { Page } from '../../schemas/common.js'
 import type { CreateCustomer, Customer, UpdateCustomer } from '../../schemas/customer.js'
 import type { CustomerRow, CustomerRowUpdate, Database, NewCustomerRow } from '../../schemas/database.js'
 import { type Db, isUniqueViolation } from '../db/connect.js'
+import { assertIfMatch } from '../conditional.js'
 import { conflict, notFound } from '../problems.js'
 import { centsToAmount, foldCase, now, paged } from './values.js'
 
@@ -101,10 +102,18 @@ export async function createCustomer(db: Db, input: CreateCustomer): Promise<Cus
   }
 }
 
-/** Applies every attribute given, together, and returns the whole updated record. */
-export async function updateCustomer(db: Db, { id, ...attributes }: UpdateCustomer): Promise<Customer> {
+/**
+ * Applies every attribute given, together, and returns the whole updated record; with `ifMatch`
+ * (the request's If-Match), only if it holds for the customer as they are (412 otherwise).
+ */
+export async function updateCustomer(
+  db: Db,
+  { id, ...attributes }: UpdateCustomer,
+  ifMatch?: string,
+): Promise<Customer> {
   try {
     return await db.transaction().execute(async (trx) => {
+      if (ifMatch !== undefined) assertIfMatch(ifMatch, await getCustomer(trx, id), `Customer ${id}`)
       const result = await trx
         .updateTable('customers')
         .set({ ...toColumns(attributes), updated: now() })
@@ -121,11 +130,13 @@ export async function updateCustomer(db: Db, { id, ...attributes }: UpdateCustom
 
 /**
  * Deletes a customer with their feedback and tickets (the foreign keys cascade). Refused while
- * products are assigned to them: those are unassigned or deleted first, on purpose.
+ * products are assigned to them: those are unassigned or deleted first, on purpose. With `ifMatch`
+ * (the request's If-Match), only if it holds for the customer as they are (412 otherwise).
  */
-export async function deleteCustomer(db: Db, id: number): Promise<number[]> {
+export async function deleteCustomer(db: Db, id: number, ifMatch?: string): Promise<number[]> {
   return db.transaction().execute(async (trx) => {
-    await assertCustomerExists(trx, id)
+    if (ifMatch === undefined) await assertCustomerExists(trx, id)
+    else assertIfMatch(ifMatch, await getCustomer(trx, id), `Customer ${id}`)
     const { count } = await trx
       .selectFrom('products')
       .select((eb) => eb.fn.countAll<number>().as('count'))

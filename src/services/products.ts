@@ -3,6 +3,7 @@ import type { Page } from '../../schemas/common.js'
 import type { NewProductRow, ProductRow } from '../../schemas/database.js'
 import type { CreateProduct, ImportProduct, Product, UpdateProduct } from '../../schemas/product.js'
 import type { Db } from '../db/connect.js'
+import { assertIfMatch } from '../conditional.js'
 import { HttpProblem, notFound } from '../problems.js'
 import { assertCustomerExists } from './customers.js'
 import { addYears, amountToCents, centsToAmount, foldCase, now, paged } from './values.js'
@@ -83,10 +84,15 @@ export async function createProduct(db: Db, input: CreateProduct): Promise<Produ
  * Applies every change given, together: `changeto` moves the product to another customer (or,
  * with null, unassigns it). An unknown product or new owner is a 404 and changes nothing.
  */
-export async function updateProduct(db: Db, { id, name, price, purchased, warranty, changeto }: UpdateProduct) {
+export async function updateProduct(
+  db: Db,
+  { id, name, price, purchased, warranty, changeto }: UpdateProduct,
+  ifMatch?: string,
+) {
   const priceCents = price === undefined ? undefined : amountToCents(price, 'price')
   return db.transaction().execute(async (trx) => {
-    await assertProductExists(trx, id)
+    if (ifMatch === undefined) await assertProductExists(trx, id)
+    else assertIfMatch(ifMatch, await getProduct(trx, id), `Product ${id}`)
     if (changeto !== undefined && changeto !== null) await assertCustomerExists(trx, changeto)
     const row = await trx
       .updateTable('products')
@@ -105,10 +111,17 @@ export async function updateProduct(db: Db, { id, name, price, purchased, warran
   })
 }
 
-/** Deletes one product by `id`, or all of a customer's by `customerid`; 404 when nothing matched. */
-export async function deleteProducts(db: Db, by: { id: number } | { customerid: number }): Promise<number[]> {
+/**
+ * Deletes one product by `id` (with `ifMatch`, the request's If-Match, only if it holds for the
+ * product as it is: 412 otherwise), or all of a customer's by `customerid`; 404 when nothing matched.
+ */
+export async function deleteProducts(
+  db: Db,
+  by: { id: number; ifMatch?: string | undefined } | { customerid: number },
+): Promise<number[]> {
   return db.transaction().execute(async (trx) => {
     if ('customerid' in by) await assertCustomerExists(trx, by.customerid)
+    else if (by.ifMatch !== undefined) assertIfMatch(by.ifMatch, await getProduct(trx, by.id), `Product ${by.id}`)
     const matching = trx.deleteFrom('products')
     const deleted = await (
       'id' in by ? matching.where('id', '=', by.id) : matching.where('customerid', '=', by.customerid)

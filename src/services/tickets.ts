@@ -3,6 +3,7 @@ import type { Page } from '../../schemas/common.js'
 import type { TicketRow } from '../../schemas/database.js'
 import type { CloseTicket, Ticket, OpenTicket } from '../../schemas/ticket.js'
 import type { Db } from '../db/connect.js'
+import { assertIfMatch } from '../conditional.js'
 import { conflict, notFound } from '../problems.js'
 import { assertCustomerExists } from './customers.js'
 import { now, paged } from './values.js'
@@ -30,20 +31,28 @@ export async function openTicket(db: Db, input: OpenTicket): Promise<Ticket> {
 }
 
 /**
- * Closes an open ticket with its outcome. The update only matches an open ticket, so of two
- * closes racing, one wins and the other gets the 409; a closed ticket is never changed.
+ * Closes an open ticket with its outcome; with `ifMatch` (the request's If-Match), only if it holds
+ * for the ticket as it is (412 otherwise). The update only matches an open ticket, so of two closes
+ * racing, one wins and the other gets the 409; a closed ticket is never changed.
  */
-export async function closeTicket(db: Db, { id, resolved, resolution }: CloseTicket): Promise<Ticket> {
-  const row = await db
-    .updateTable('customer_requests')
-    .set({ resolved: resolved ? 1 : 0, resolution, closed: now() })
-    .where('id', '=', id)
-    .where('closed', 'is', null)
-    .returningAll()
-    .executeTakeFirst()
-  if (row) return toTicket(row)
-  const existing = await getTicket(db, id)
-  throw conflict(`Ticket ${id} was already closed at ${existing.closed}; a closed ticket cannot be closed again.`)
+export async function closeTicket(
+  db: Db,
+  { id, resolved, resolution }: CloseTicket,
+  ifMatch?: string,
+): Promise<Ticket> {
+  return db.transaction().execute(async (trx) => {
+    if (ifMatch !== undefined) assertIfMatch(ifMatch, await getTicket(trx, id), `Ticket ${id}`)
+    const row = await trx
+      .updateTable('customer_requests')
+      .set({ resolved: resolved ? 1 : 0, resolution, closed: now() })
+      .where('id', '=', id)
+      .where('closed', 'is', null)
+      .returningAll()
+      .executeTakeFirst()
+    if (row) return toTicket(row)
+    const existing = await getTicket(trx, id)
+    throw conflict(`Ticket ${id} was already closed at ${existing.closed}; a closed ticket cannot be closed again.`)
+  })
 }
 
 export async function getTicket(db: Db, id: number): Promise<Ticket> {
