@@ -4,11 +4,12 @@ import path, { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import SQLite from 'better-sqlite3'
 import { FileMigrationProvider, Kysely, Migrator, NO_MIGRATIONS, SqliteDialect } from 'kysely'
+import pg from 'pg'
 import t from 'tap'
 import { cachingStatements, connect, openSqlite, parseDatabaseUrl } from '../src/db/connect.js'
 import { migrateToLatest, migrationFolder } from '../src/db/migrate.js'
 import { build, exactly, MIGRATIONS, tempFolder } from './helper.js'
-import { postgresSchema } from './postgres.js'
+import { POSTGRES_URL, postgresSchema } from './postgres.js'
 
 t.test('DATABASE_URL forms', async (t) => {
   t.same(parseDatabaseUrl(':memory:'), { dialect: 'sqlite', filename: ':memory:' })
@@ -73,6 +74,28 @@ t.test('on PostgreSQL, a transaction holds the write lock of its schema from its
   t.same(order, ['another schema begins', 'first commits', 'second begins'])
   await first.transaction().execute(async () => void order.push('free again'))
   t.equal(order.at(-1), 'free again', 'the lock ends with its transaction')
+})
+
+t.test('on PostgreSQL, an idle connection ended by the server is replaced, and the app goes on', async (t) => {
+  const name = `crm_idle_${process.pid}_${Date.now()}`
+  const url = new URL(await postgresSchema(t))
+  url.searchParams.set('application_name', name)
+  const app = await build(t, { DATABASE_URL: url.toString() })
+  const lookUp = () => app.inject({ url: '/api/get/customer?id=1' })
+  t.equal((await lookUp()).statusCode, 404, 'served: a pooled connection is now idle')
+  const admin = new pg.Client({ connectionString: POSTGRES_URL })
+  await admin.connect()
+  t.teardown(() => admin.end())
+  const { rows } = await admin.query<{ ended: boolean }>(
+    'select pg_terminate_backend(pid) as ended from pg_stat_activity where application_name = $1',
+    [name],
+  )
+  t.ok(rows.length > 0 && rows.every((row) => row.ended), `the server ended ${rows.length} idle connection(s)`)
+  const warned = () =>
+    app.logs().some((line) => line.msg === 'an idle database connection failed; the pool replaces it')
+  for (let waited = 0; !warned() && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.ok(warned(), 'the failure is logged as a warning')
+  t.equal((await lookUp()).statusCode, 404, 'and the next request is served on a new connection')
 })
 
 t.test('the statement cache', async (t) => {

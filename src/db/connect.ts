@@ -157,16 +157,28 @@ function getTypeParser(id: number): (text: string) => unknown {
 }
 const types = { getTypeParser: getTypeParser as typeof pg.types.getTypeParser }
 
-/** A pool of `size` connections to the PostgreSQL database at `url`. */
-export function openPostgres(url: string, size: number): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: size, types })
+export interface ConnectOptions {
+  /** PostgreSQL: the most connections the pool keeps open. */
+  poolSize?: number
+  /**
+   * PostgreSQL: told when an idle connection of the pool fails (the server restarted, or ended it).
+   * The pool drops that connection and opens another when one is needed; unheard, `pg` would make
+   * the failure an uncaught error that ends the process.
+   */
+  onIdleError?: (error: Error) => void
 }
 
-/** Opens the database at `url` (see `parseDatabaseUrl`); `poolSize` is PostgreSQL's connection pool. */
-export function connect(url: string, { poolSize = 10 }: { poolSize?: number } = {}): Db {
+/** A pool of `size` connections to the PostgreSQL database at `url`. */
+export function openPostgres(url: string, size: number, onIdleError: (error: Error) => void = () => undefined) {
+  return new pg.Pool({ connectionString: url, max: size, types }).on('error', onIdleError)
+}
+
+/** Opens the database at `url` (see `parseDatabaseUrl`). */
+export function connect(url: string, { poolSize = 10, onIdleError }: ConnectOptions = {}): Db {
   const location = parseDatabaseUrl(url)
   if (location.dialect === 'postgres') {
-    return new Kysely<Database>({ dialect: new CrmPostgresDialect({ pool: openPostgres(location.url, poolSize) }) })
+    const pool = openPostgres(location.url, poolSize, onIdleError)
+    return new Kysely<Database>({ dialect: new CrmPostgresDialect({ pool }) })
   }
   const database = cachingStatements(openSqlite(location.filename))
   return new Kysely<Database>({ dialect: new CrmSqliteDialect({ database }) })

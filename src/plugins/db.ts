@@ -12,7 +12,10 @@ declare module 'fastify' {
 
 export default fp(
   async function database(app: FastifyInstance, options: { url: string; poolSize: number }) {
-    const db = connect(options.url, { poolSize: options.poolSize })
+    const db = connect(options.url, {
+      poolSize: options.poolSize,
+      onIdleError: (error) => app.log.warn({ err: error }, 'an idle database connection failed; the pool replaces it'),
+    })
     app.decorate('db', db)
     app.addHook('onClose', () => db.destroy())
     try {
