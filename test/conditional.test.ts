@@ -1,7 +1,7 @@
 // Conditional requests: ETags on customers, products and tickets; If-None-Match gives 304, If-Match guards changes (412).
 import t from 'tap'
 import { etagOf } from '../src/conditional.js'
-import { build, client, type Client, newCustomer, PROBLEM_JSON, problemBody, type Reply } from './helper.js'
+import { build, client, type Client, newCustomer, newProduct, PROBLEM_JSON, problemBody, type Reply } from './helper.js'
 
 const STRONG = /^"[\w-]{27}"$/
 
@@ -10,13 +10,7 @@ async function records(t: Parameters<typeof build>[0]) {
   const app = await build(t)
   const api = client(app)
   const customer = await api.post('/api/add/customer', newCustomer())
-  const product = await api.post('/api/add/product', {
-    name: 'Lamp',
-    price: 19.99,
-    purchased: '2026-01-15',
-    warranty: 2,
-    customerid: customer.body.id,
-  })
+  const product = await api.post('/api/add/product', newProduct(customer.body.id, { price: 19.99 }))
   const ticket = await api.post('/api/open/customer/request', { customerid: customer.body.id, request: 'It flickers' })
   return { app, api, customer, product, ticket }
 }

@@ -214,6 +214,16 @@ export async function insertProduct(app: App, customerid: number | null, priceCe
 }
 
 /** A valid new customer; `overrides` change or add fields. */
+/** The body of a new product for `customerid`, with `overrides`. */
+export const newProduct = (customerid: number, overrides: Record<string, unknown> = {}) => ({
+  name: 'Espresso machine',
+  price: 249.99,
+  purchased: '2024-02-29',
+  customerid,
+  warranty: 2,
+  ...overrides,
+})
+
 export const newCustomer = (overrides: Record<string, unknown> = {}) => ({
   name: 'Ada Lovelace',
   email: 'ada@example.com',

@@ -9,6 +9,7 @@ import {
   client,
   customerRecord,
   newCustomer,
+  newProduct,
   PROBLEM_JSON,
   problemBody,
   type Reply,
@@ -22,15 +23,6 @@ const LINES =
   '(tabs and line breaks as CR or LF are allowed)'
 const REFUSED_KEY = 'is a key that is refused (prototype pollution)'
 const tooManyDigits = (value: number) => `has more digits than can be read exactly: it would become ${value}`
-
-const newProduct = (customerid: number, overrides: Record<string, unknown> = {}) => ({
-  name: 'Espresso machine',
-  price: 249.99,
-  purchased: '2024-02-29',
-  customerid,
-  warranty: 2,
-  ...overrides,
-})
 
 const stored = (app: TestApp, table: 'customers' | 'products' | 'feedback' | 'customer_requests') =>
   app.db.selectFrom(table).selectAll().orderBy('id').execute()

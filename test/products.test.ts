@@ -1,18 +1,9 @@
 // The product endpoints: money, expiry dates, owners and revenue, rule by rule.
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build, type Client, client, newCustomer, problemBody, type TestApp } from './helper.js'
+import { build, type Client, client, newCustomer, newProduct, problemBody, type TestApp } from './helper.js'
 
 const storedProducts = (app: TestApp) => app.db.selectFrom('products').selectAll().orderBy('id').execute()
-
-const newProduct = (customerid: number, overrides: Record<string, unknown> = {}) => ({
-  name: 'Espresso machine',
-  price: 249.99,
-  purchased: '2024-02-29',
-  customerid,
-  warranty: 2,
-  ...overrides,
-})
 
 /** A customer with a fresh e-mail address; returns the created record. */
 let customers = 0
