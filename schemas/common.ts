@@ -256,8 +256,26 @@ export const IfNoneMatchHeaders = Type.Object({
   ),
 })
 
-/** The `If-Match` header of a change that may be refused with 412. */
+/** The `Idempotency-Key` header every change takes: its retries get the first one's answer. */
+const idempotencyKey = {
+  'idempotency-key': Type.Optional(
+    Type.String({
+      pattern: '^[\\x21-\\x7E]{1,255}$',
+      description:
+        'A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent ' +
+        'again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes ' +
+        'nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.',
+      examples: ['8e03978e-40d5-43e8-bc93-6894a57f9324'],
+    }),
+  ),
+}
+
+/** The headers of a change: `Idempotency-Key`. */
+export const ChangeHeaders = Type.Object(idempotencyKey)
+
+/** The headers of a change that may be refused with 412: `If-Match`, and `Idempotency-Key`. */
 export const IfMatchHeaders = Type.Object({
+  ...idempotencyKey,
   'if-match': Type.Optional(
     Type.String({
       maxLength: 2000,
@@ -279,17 +297,28 @@ const problemResponse = (meaning: string, html: boolean) => ({
   },
 })
 
+/** The 409 and 422 of every change, for its `Idempotency-Key`. */
+const IN_FLIGHT =
+  'a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after ' +
+  '`Retry-After` seconds to get its answer.'
+const KEY_REUSED = 'This `Idempotency-Key` was sent before with another request (method, path, parameters or file).'
+
 /**
  * The error responses of a route: those every route can give (400, 413, 415, 500) and the `extra`
  * ones it names, each with what it means for that route (overriding the general words). A route
- * posted by browser forms (`html`) answers them as pages too.
+ * posted by browser forms (`html`) answers them as pages too; a change (`change`) adds the 409 and
+ * 422 of its `Idempotency-Key`.
  */
 export function problemResponses(
   extra: Partial<Record<403 | 404 | 409 | 412 | 413 | 415, string>> = {},
-  { html = false } = {},
+  { html = false, change = false } = {},
 ) {
   const responses: Record<number, ReturnType<typeof problemResponse>> = {}
   const meanings: Record<number, string | undefined> = { ...problemMeaning, ...extra }
+  if (change) {
+    meanings[409] = [extra[409], IN_FLIGHT].filter(Boolean).join(' Or: ')
+    meanings[422] = KEY_REUSED
+  }
   for (const [status, meaning] of Object.entries(meanings)) {
     if (meaning) responses[Number(status)] = problemResponse(meaning, html)
   }

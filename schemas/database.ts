@@ -8,6 +8,7 @@ import type { ProductRowSchema } from './product.js'
 import type { UploadReportRowSchema } from './upload.js'
 import type { ExportRecordRowSchema } from './export.js'
 import type { ApiKeyRowSchema } from './key.js'
+import type { EventRowSchema, IdempotencyKeyRowSchema } from './event.js'
 
 /** A table's columns from its row schema; the `id` the database assigns is `Generated`. */
 type Table<S extends TObject> = { [K in keyof Static<S>]: K extends 'id' ? Generated<Static<S>[K]> : Static<S>[K] }
@@ -21,6 +22,8 @@ export interface Database {
   upload_reports: Table<typeof UploadReportRowSchema>
   export_records: Table<typeof ExportRecordRowSchema>
   api_keys: Table<typeof ApiKeyRowSchema>
+  events: Table<typeof EventRowSchema>
+  idempotency_keys: Table<typeof IdempotencyKeyRowSchema>
 }
 
 export type CustomerRow = Selectable<Database['customers']>
@@ -31,3 +34,6 @@ export type NewProductRow = Insertable<Database['products']>
 export type FeedbackRow = Selectable<Database['feedback']>
 export type ProductFeedbackRow = Selectable<Database['product_feedback']>
 export type TicketRow = Selectable<Database['customer_requests']>
+export type EventRow = Selectable<Database['events']>
+export type NewEventRow = Insertable<Database['events']>
+export type IdempotencyKeyRow = Selectable<Database['idempotency_keys']>

@@ -146,3 +146,18 @@ export const keyList = [
 ] as const
 export const keyRevocation = { id: 2 } as const
 export const revokedKey = { ...listedKey, revoked: at(12) } as const
+
+/** The change feed: the customer change above, as its event, and a page of the feed holding it. */
+export const event = {
+  id: 3,
+  type: 'customer.updated',
+  time: at(3),
+  entity: 'customer',
+  entityid: 1,
+  data: changedCustomer,
+  changes: { status: { from: 'active', to: 'inactive' }, optemail: { from: true, to: false } },
+  actor: { key: 'crm_Xy3kP9aQ', role: 'editor' },
+  requestid: 'req-3',
+  uploadid: null,
+} as const
+export const eventPage = { events: [event], next: 3 } as const

@@ -1,5 +1,6 @@
 // `npm run bench`: upload speed and memory of the built server, against bare baselines measured in the same run;
-// `npm run bench pg`: the same on PostgreSQL, and request throughput on SQLite and PostgreSQL.
+// `npm run bench pg`: the same on PostgreSQL, and request throughput on SQLite and PostgreSQL;
+// `npm run bench writes`: request throughput alone, on SQLite and PostgreSQL, one instance each.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
@@ -552,9 +553,17 @@ const WARM_UP_SECONDS = 2
 /** What the servers of the load runs add to their environment: a rate limit the runs never reach. */
 const LOAD_ENV = { RATE_LIMIT_PER_MINUTE: String(1_000_000_000) }
 
-/** The two requests the load runs send. */
-type Route = 'get' | 'add'
-const ROUTE_NAMES: Record<Route, string> = { get: 'GET /api/get/customer?id=…', add: 'POST /api/add/customer' }
+/** The requests the load runs send, in the order they are run. */
+type Route = 'get' | 'add' | 'update'
+const ROUTE_NAMES: Record<Route, string> = {
+  get: 'GET /api/get/customer?id=…',
+  add: 'POST /api/add/customer',
+  update: 'POST /api/update/customer',
+}
+const ROUTES = Object.keys(ROUTE_NAMES) as Route[]
+
+/** The customers added before the load runs: the reads are of the first, the updates go round them all. */
+const LOAD_CUSTOMERS = 100
 
 /** Customers the load runs have added: each new one gets the next number, for a unique e-mail address. */
 let customersAdded = 0
@@ -570,14 +579,27 @@ function newCustomerBody(): string {
   })
 }
 
-/** The request autocannon sends over and over on `route`: reading customer `id`, or adding a new customer each time. */
-function loadRequest(route: Route, id: number): LoadRequest {
-  if (route === 'get') return { method: 'GET', path: `/api/get/customer?id=${id}`, headers: AUTH }
+/** Customer updates the load runs have sent: each new one gets the next number, for a new address. */
+let customersUpdated = 0
+
+/** An update's JSON body: a new address for the next of `ids`, in turn. */
+function updateCustomerBody(ids: number[]): string {
+  const n = ++customersUpdated
+  return JSON.stringify({ id: ids[n % ids.length], address: `${n} Other Street` })
+}
+
+/**
+ * The request autocannon sends over and over on `route`: reading the first of `ids`, adding a new
+ * customer each time, or changing the address of each of `ids` in turn.
+ */
+function loadRequest(route: Route, ids: number[]): LoadRequest {
+  if (route === 'get') return { method: 'GET', path: `/api/get/customer?id=${ids[0]}`, headers: AUTH }
+  const body = route === 'add' ? newCustomerBody : () => updateCustomerBody(ids)
   return {
     method: 'POST',
-    path: '/api/add/customer',
+    path: `/api/${route}/customer`,
     headers: { ...AUTH, 'content-type': 'application/json' },
-    setupRequest: (request) => ({ ...request, body: newCustomerBody() }),
+    setupRequest: (request) => ({ ...request, body: body() }),
   }
 }
 
@@ -622,21 +644,24 @@ async function startProxy(targets: string[]): Promise<{ url: string; close: () =
   return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, close }
 }
 
-/** autocannon sending `route`'s request to `url` over LOAD_CONNECTIONS connections for `seconds`. */
-const runLoad = (url: string, route: Route, id: number, seconds: number) =>
-  autocannon({ url, connections: LOAD_CONNECTIONS, duration: seconds, requests: [loadRequest(route, id)] })
+/** autocannon sending `route`'s request on customers `ids` to `url` over LOAD_CONNECTIONS connections for `seconds`. */
+const runLoad = (url: string, route: Route, ids: number[], seconds: number) =>
+  autocannon({ url, connections: LOAD_CONNECTIONS, duration: seconds, requests: [loadRequest(route, ids)] })
 
 /**
- * Both routes' load runs against `servers`: the one directly, or two through a round-robin proxy,
- * after a warm-up run of reads; the customer read is one added first.
+ * Every route's load run against `servers`, in turn: the one directly, or two through a round-robin
+ * proxy, after a warm-up run of reads; the customers read and updated are LOAD_CUSTOMERS added first.
  */
 async function loadRuns(servers: Server[]): Promise<Record<Route, LoadResult>> {
   const proxy = servers.length > 1 ? await startProxy(servers.map((server) => server.url)) : undefined
   try {
     const url = proxy?.url ?? servers[0]!.url
-    const id = await addCustomer(url)
-    await runLoad(url, 'get', id, WARM_UP_SECONDS)
-    return { get: await runLoad(url, 'get', id, LOAD_SECONDS), add: await runLoad(url, 'add', id, LOAD_SECONDS) }
+    const ids = []
+    for (let i = 0; i < LOAD_CUSTOMERS; i++) ids.push(await addCustomer(url))
+    await runLoad(url, 'get', ids, WARM_UP_SECONDS)
+    const runs = {} as Record<Route, LoadResult>
+    for (const route of ROUTES) runs[route] = await runLoad(url, route, ids, LOAD_SECONDS)
+    return runs
   } finally {
     await proxy?.close()
   }
@@ -658,19 +683,20 @@ function loadResult(name: string, load: LoadResult, sqlite?: LoadResult) {
 
 /**
  * Requests per second on each route with LOAD_CONNECTIONS connections: SQLite, one instance;
- * PostgreSQL, one instance; PostgreSQL, two instances sharing their rate limit in Redis, behind a
- * round-robin proxy.
+ * PostgreSQL, one instance; and, with `proxied`, PostgreSQL, two instances sharing their rate limit
+ * in Redis, behind a round-robin proxy.
  */
-async function requestThroughput() {
+async function requestThroughput(proxied: boolean) {
   const sqlite = await withServers(1, sqliteFile('load'), LOAD_ENV, loadRuns)
   const postgres = await withSchema('load', (url) => withServers(1, url, LOAD_ENV, loadRuns))
   const redis = { ...LOAD_ENV, REDIS_URL: 'redis://127.0.0.1:6379' }
-  const proxied = await withSchema('load_proxied', (url) => withServers(2, url, redis, loadRuns))
+  const two = proxied ? await withSchema('load_proxied', (url) => withServers(2, url, redis, loadRuns)) : undefined
   const title = `, ${LOAD_CONNECTIONS} connections × ${LOAD_SECONDS} s`
-  for (const route of ['get', 'add'] as const) {
-    loadResult(`${ROUTE_NAMES[route]}${title}: SQLite, one instance`, sqlite[route])
-    loadResult(`${ROUTE_NAMES[route]}${title}: PostgreSQL, one instance`, postgres[route], sqlite[route])
-    loadResult(`${ROUTE_NAMES[route]}${title}: PostgreSQL, 2 instances, proxy, Redis`, proxied[route], sqlite[route])
+  for (const route of ROUTES) {
+    const name = `${ROUTE_NAMES[route]}${title}`
+    loadResult(`${name}: SQLite, one instance`, sqlite[route])
+    loadResult(`${name}: PostgreSQL, one instance`, postgres[route], sqlite[route])
+    if (two) loadResult(`${name}: PostgreSQL, 2 instances, proxy, Redis`, two[route], sqlite[route])
   }
 }
 
@@ -679,7 +705,7 @@ async function postgresMeasures() {
   await postgresCsvThroughput()
   await postgresExportSpeed()
   await postgresExportMemory()
-  await requestThroughput()
+  await requestThroughput(true)
 }
 
 try {
@@ -691,6 +717,7 @@ try {
   if (!only || only === 'export') await exportSpeed()
   if (!only || only === 'export-memory') await exportMemory()
   if (!only || only === 'pg') await postgresMeasures()
+  if (only === 'writes') await requestThroughput(false)
 } finally {
   rmSync(work, { recursive: true, force: true })
 }

@@ -544,6 +544,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/get/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the change feed
+         * @description The events after `after`, in id order, at most `limit`. Follow `next` to read on: every event is seen exactly once, also while several instances write (an event never becomes visible with an id below one already returned). `type` (comma-separated types; `product.*` takes a group), and `entity` with `entityid` (one record's history), narrow it. Events older than EVENT_RETENTION_DAYS are removed.
+         *
+         *     Needs an API key with the **reader** role or higher.
+         */
+        get: operations["getEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stream/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow the change feed (Server-Sent Events)
+         * @description The feed as `text/event-stream`: first the events after `Last-Event-ID` (or `after`), then each new event within a second of its commit, whichever instance made it. Each is sent as `id: <id>`, `event: <type>`, `data: <the event as JSON>`; a comment line comes at least every 15 seconds when there is nothing to send. `type` (comma-separated types; `product.*` takes a group), and `entity` with `entityid` (one record's history), narrow it. Send the key in a header (an EventSource that cannot set headers needs a client such as the `eventsource` package).
+         *
+         *     Needs an API key with the **reader** role or higher.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1006,6 +1050,128 @@ export interface components {
              */
             revoked: string | null;
         };
+        /**
+         * @description One change to one record, as the change feed records it.
+         * @example {
+         *       "id": 3,
+         *       "type": "customer.updated",
+         *       "time": "2026-11-29T15:03:00.000Z",
+         *       "entity": "customer",
+         *       "entityid": 1,
+         *       "data": {
+         *         "id": 1,
+         *         "name": "Ada Lovelace",
+         *         "email": "ada@example.com",
+         *         "address": "12 St James Square, London",
+         *         "phone": "+44 20 7946 0958",
+         *         "optemail": false,
+         *         "status": "inactive",
+         *         "optphone": false,
+         *         "optchat": false,
+         *         "revenue": 249.99,
+         *         "created": "2026-11-29T15:00:00.000Z",
+         *         "updated": "2026-11-29T15:03:00.000Z"
+         *       },
+         *       "changes": {
+         *         "status": {
+         *           "from": "active",
+         *           "to": "inactive"
+         *         },
+         *         "optemail": {
+         *           "from": true,
+         *           "to": false
+         *         }
+         *       },
+         *       "actor": {
+         *         "key": "crm_Xy3kP9aQ",
+         *         "role": "editor"
+         *       },
+         *       "requestid": "req-3",
+         *       "uploadid": null
+         *     }
+         */
+        Event: {
+            /**
+             * @description Increasing: an event never becomes visible with an id below one already read. Ids may skip (a change that was rolled back used one up).
+             * @example 42
+             */
+            id: number;
+            /**
+             * @description What happened. `product.transferred`: its `customerid` changed (to another customer or to null), maybe with other fields.
+             * @example customer.updated
+             * @enum {string}
+             */
+            type: "customer.created" | "customer.updated" | "customer.deleted" | "product.created" | "product.updated" | "product.transferred" | "product.deleted" | "feedback.created" | "feedback.deleted" | "ticket.opened" | "ticket.closed" | "ticket.deleted";
+            /**
+             * Format: date-time
+             * @description When the change was made (UTC); the record shows the same time.
+             * @example 2026-11-29T15:44:42.123Z
+             */
+            time: string;
+            /**
+             * @description The kind of record: `customer`, `product`, `feedback` (brand or product feedback) or `ticket`.
+             * @example customer
+             * @enum {string}
+             */
+            entity: "customer" | "product" | "feedback" | "ticket";
+            /**
+             * @description The id of the record.
+             * @example 1
+             */
+            entityid: number;
+            /** @description The record as the API shows it after the change (before it, for a delete): a `Customer`, `Product`, `BrandFeedback` or `ProductFeedback` (which has a `productid`), or `Ticket`. Brand and product feedback are numbered apart, so one `entityid` of `feedback` may name one of each. */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description For `*.updated`, `product.transferred` and `ticket.closed`: each field whose value changed, from and to (the `updated` time, which every change sets, is not listed); null for the other types.
+             * @example {
+             *       "address": {
+             *         "from": "1 Old Road",
+             *         "to": "742 Evergreen Terrace"
+             *       }
+             *     }
+             */
+            changes: {
+                [key: string]: {
+                    /** @description The value before. */
+                    from: unknown;
+                    /** @description The value after. */
+                    to: unknown;
+                };
+            } | null;
+            /** @description Who made the change: the API key; null for the server itself. */
+            actor: {
+                /** @description The prefix of the API key, as the logs name it; `API_KEY` for the key of the configuration. */
+                key: string;
+                /**
+                 * @description reader: the lookups; editor: also every change and the uploads; admin: also the exports and keys.
+                 * @example editor
+                 * @enum {string}
+                 */
+                role: "reader" | "editor" | "admin";
+            } | null;
+            /**
+             * @description The id of the request that made the change, as in `X-Request-Id` and the logs; null for the server.
+             * @example req-7
+             */
+            requestid: string | null;
+            /**
+             * @description The upload (its report id) that made the change; null for any other change.
+             * @example null
+             */
+            uploadid: number | null;
+        };
+        /** @description A page of the change feed. */
+        EventPage: {
+            /** @description The events, in id order. */
+            events: components["schemas"]["Event"][];
+            /**
+             * @description The `after` of the next page: the id of the last event here, or `after` again when there were none.
+             * @example 42
+             */
+            next: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -1018,7 +1184,13 @@ export interface operations {
     addCustomer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1139,7 +1311,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A customer with this e-mail address (in any case) already exists. */
+            /** @description A customer with this e-mail address (in any case) already exists. Or: a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1159,6 +1331,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1348,6 +1529,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
                 /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
                 "if-match"?: string;
             };
@@ -1479,7 +1665,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Another customer already has this e-mail address (in any case). */
+            /** @description Another customer already has this e-mail address (in any case). Or: a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1508,6 +1694,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1554,6 +1749,11 @@ export interface operations {
                 id: number;
             };
             header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
                 /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
                 "if-match"?: string;
             };
@@ -1614,7 +1814,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Products are still assigned to the customer; the detail says how many. */
+            /** @description Products are still assigned to the customer; the detail says how many. Or: a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1643,6 +1843,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1683,6 +1892,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
                 /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
                 "if-match"?: string;
             };
@@ -1758,7 +1972,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Products are still assigned to the customer; the detail says how many. */
+            /** @description Products are still assigned to the customer; the detail says how many. Or: a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1787,6 +2001,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1833,6 +2056,11 @@ export interface operations {
                 id: number;
             };
             header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
                 /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
                 "if-match"?: string;
             };
@@ -1893,7 +2121,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Products are still assigned to the customer; the detail says how many. */
+            /** @description Products are still assigned to the customer; the detail says how many. Or: a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1922,6 +2150,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1961,7 +2198,13 @@ export interface operations {
     addProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2068,6 +2311,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -2079,6 +2331,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2267,6 +2528,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
                 /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
                 "if-match"?: string;
             };
@@ -2379,6 +2645,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. */
             412: {
                 headers: {
@@ -2399,6 +2674,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2439,6 +2723,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
                 /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
                 "if-match"?: string;
             };
@@ -2520,6 +2809,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `If-Match` does not hold: the record's ETag is another now; nothing changed. (With `id` only: deleting by `customerid` ignores If-Match.) */
             412: {
                 headers: {
@@ -2540,6 +2838,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2579,7 +2886,13 @@ export interface operations {
     addBrandFeedback: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2674,6 +2987,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -2685,6 +3007,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2724,7 +3055,13 @@ export interface operations {
     addProductFeedback: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2826,6 +3163,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -2837,6 +3183,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3135,7 +3490,13 @@ export interface operations {
     openTicket: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3221,6 +3582,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -3232,6 +3602,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3272,6 +3651,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
                 /** @description One or more ETags, or `*` (any existing record): when none is the record's current ETag, the answer is 412 and nothing changes. Without it the change is made, as before. */
                 "if-match"?: string;
             };
@@ -3366,7 +3750,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The ticket is already closed; the detail says when. */
+            /** @description The ticket is already closed; the detail says when. Or: a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3395,6 +3779,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3584,7 +3977,13 @@ export interface operations {
                  */
                 mode?: "insert" | "upsert";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3665,6 +4064,16 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored. */
             413: {
                 headers: {
@@ -3677,6 +4086,16 @@ export interface operations {
             };
             /** @description The file is not .xlsx, .xls, .csv or .txt, or its content is not what its name says; nothing was stored. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3720,7 +4139,13 @@ export interface operations {
     uploadProducts: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3795,6 +4220,16 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
             /** @description The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored. */
             413: {
                 headers: {
@@ -3807,6 +4242,16 @@ export interface operations {
             };
             /** @description The file is not .xlsx, .xls, .csv or .txt, or its content is not what its name says; nothing was stored. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/html": string;
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4327,7 +4772,13 @@ export interface operations {
     addKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4442,6 +4893,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -4453,6 +4913,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4615,7 +5084,13 @@ export interface operations {
     revokeKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4691,8 +5166,300 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The key is the last active admin key. */
+            /** @description The key is the last active admin key. Or: a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only events after this id: 0 (the default) for the whole feed, else the `next` of the last page.
+                 * @example 0
+                 */
+                after?: number;
+                /**
+                 * @description How many events at most.
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description Only these types, comma-separated; `product.*` takes every type of a group.
+                 * @example customer.created,product.*
+                 */
+                type?: string;
+                /**
+                 * @description The kind of record: `customer`, `product`, `feedback` (brand or product feedback) or `ticket`.
+                 * @example customer
+                 */
+                entity?: "customer" | "product" | "feedback" | "ticket";
+                /**
+                 * @description With `entity`: one record's history.
+                 * @example 1
+                 */
+                entityid?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, and where the next page starts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "events": [
+                     *         {
+                     *           "id": 3,
+                     *           "type": "customer.updated",
+                     *           "time": "2026-11-29T15:03:00.000Z",
+                     *           "entity": "customer",
+                     *           "entityid": 1,
+                     *           "data": {
+                     *             "id": 1,
+                     *             "name": "Ada Lovelace",
+                     *             "email": "ada@example.com",
+                     *             "address": "12 St James Square, London",
+                     *             "phone": "+44 20 7946 0958",
+                     *             "optemail": false,
+                     *             "status": "inactive",
+                     *             "optphone": false,
+                     *             "optchat": false,
+                     *             "revenue": 249.99,
+                     *             "created": "2026-11-29T15:00:00.000Z",
+                     *             "updated": "2026-11-29T15:03:00.000Z"
+                     *           },
+                     *           "changes": {
+                     *             "status": {
+                     *               "from": "active",
+                     *               "to": "inactive"
+                     *             },
+                     *             "optemail": {
+                     *               "from": true,
+                     *               "to": false
+                     *             }
+                     *           },
+                     *           "actor": {
+                     *             "key": "crm_Xy3kP9aQ",
+                     *             "role": "editor"
+                     *           },
+                     *           "requestid": "req-3",
+                     *           "uploadid": null
+                     *         }
+                     *       ],
+                     *       "next": 3
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only events after this id: 0 (the default) for the whole feed, else the `next` of the last page.
+                 * @example 0
+                 */
+                after?: number;
+                /**
+                 * @description Only these types, comma-separated; `product.*` takes every type of a group.
+                 * @example customer.created,product.*
+                 */
+                type?: string;
+                /**
+                 * @description The kind of record: `customer`, `product`, `feedback` (brand or product feedback) or `ticket`.
+                 * @example customer
+                 */
+                entity?: "customer" | "product" | "feedback" | "ticket";
+                /**
+                 * @description With `entity`: one record's history.
+                 * @example 1
+                 */
+                entityid?: number;
+            };
+            header?: {
+                /** @description The id of the last event received: the stream resumes after it (an EventSource sends it when it reconnects). It wins over `after`. */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream of events; it stays open until the client (or the server, shutting down) ends it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 3
+                     *     event: customer.updated
+                     *     data: {"id":3,"type":"customer.updated","time":"2026-11-29T15:03:00.000Z","entity":"customer","entityid":1,"data":{"id":1,"name":"Ada Lovelace","email":"ada@example.com","address":"12 St James Square, London","phone":"+44 20 7946 0958","optemail":false,"status":"inactive","optphone":false,"optchat":false,"revenue":249.99,"created":"2026-11-29T15:00:00.000Z","updated":"2026-11-29T15:03:00.000Z"},"changes":{"status":{"from":"active","to":"inactive"},"optemail":{"from":true,"to":false}},"actor":{"key":"crm_Xy3kP9aQ","role":"editor"},"requestid":"req-3","uploadid":null}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

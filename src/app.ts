@@ -8,11 +8,14 @@ import { type Config, loadConfig } from './config.js'
 import auth from './plugins/auth.js'
 import db from './plugins/db.js'
 import errors from './plugins/errors.js'
+import feed from './plugins/feed.js'
+import idempotency from './plugins/idempotency.js'
 import parameters from './plugins/parameters.js'
 import protection, { answerClientError, limitRate } from './plugins/protection.js'
 import shutdown from './plugins/shutdown.js'
 import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
+import * as events from './routes/events.js'
 import * as exportRoutes from './routes/exports.js'
 import * as feedback from './routes/feedback.js'
 import * as keys from './routes/keys.js'
@@ -24,7 +27,7 @@ import * as uploads from './routes/uploads.js'
 import { ajvOptions, buildValidator } from './validation.js'
 
 /** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
-const endpointGroups = [customers, products, feedback, tickets, uploads, exportRoutes, keys]
+const endpointGroups = [customers, products, feedback, tickets, uploads, exportRoutes, keys, events]
 
 /**
  * A value whose percent-escapes are not UTF-8 cannot be text anyone typed: it reads as a lone
@@ -145,6 +148,7 @@ export async function buildApp(options: AppOptions) {
 
   await app.register(protection, { config })
   for (const schema of sharedSchemas) app.addSchema(schema)
+  await app.register(feed, { retentionDays: config.EVENT_RETENTION_DAYS })
   await app.register(shutdown)
   await app.register(db, { url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
   await app.register(openapi, { tags: endpointGroups.map((group) => group.tag) })
@@ -157,6 +161,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(async function api(scope) {
     await scope.register(limitRate, { config })
     await scope.register(auth, { apiKey: config.API_KEY })
+    await scope.register(idempotency, { ttlHours: config.IDEMPOTENCY_TTL_HOURS, leaseMs: config.IDEMPOTENCY_LEASE_MS })
     for (const group of endpointGroups) await scope.register(group.default, { config })
     await scope.register(page)
   })

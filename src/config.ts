@@ -74,6 +74,33 @@ export const ConfigSchema = Type.Object({
         'of the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.',
     }),
   ),
+  IDEMPOTENCY_TTL_HOURS: Type.Integer({
+    minimum: 1,
+    maximum: 24 * 365,
+    default: 24,
+    description: 'How long the answer to a request sent with an Idempotency-Key is kept for its retries.',
+  }),
+  IDEMPOTENCY_LEASE_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3_600_000,
+    default: 30_000,
+    description:
+      'How long an Idempotency-Key stays claimed by a request in progress after its instance last renewed the claim ' +
+      '(every third of this): once an instance has died, a retry after this runs afresh.',
+  }),
+  EVENT_RETENTION_DAYS: Type.Integer({
+    minimum: 0,
+    maximum: 36_500,
+    default: 90,
+    description: 'How long the change feed keeps an event; 0 keeps every event.',
+  }),
+  STREAM_HEARTBEAT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 15_000,
+    default: 10_000,
+    description:
+      'How often an open event stream with nothing to send gets a comment line, to keep proxies from closing it.',
+  }),
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'Least severe level of log lines written.',

@@ -24,6 +24,7 @@ export const MIGRATIONS = [
   '20261129_003_export_records',
   '20261129_004_api_keys',
   '20261202_005_export_keys',
+  '20261202_006_change_feed',
 ]
 
 export type TestApp = App & {

@@ -2,9 +2,17 @@
 import type { ImportProduct } from '../../schemas/product.js'
 import type { UploadKind, UploadMode } from '../../schemas/upload.js'
 import { insertMany } from '../db/bulk.js'
+import type { NewEvent } from '../changes.js'
 import type { Db } from '../db/connect.js'
-import { newCustomerRow, toColumns } from '../services/customers.js'
-import { newProductRow } from '../services/products.js'
+import {
+  createdEvent,
+  newCustomerRow,
+  selectCustomers,
+  toColumns,
+  toCustomer,
+  updatedEvent,
+} from '../services/customers.js'
+import { newProductRow, productCreatedEvent, toProduct } from '../services/products.js'
 import type { CustomerCandidate, RowValue } from './parse.js'
 
 /** What became of a valid row when its batch was stored. */
@@ -18,6 +26,9 @@ export interface Candidate<T> {
 
 /** Stores a batch of valid rows; the outcome of each, in order. */
 export type Store<T> = (batch: Candidate<T>[]) => Promise<Outcome[]>
+
+/** Records the events of what a batch stored, in the upload's transaction. */
+export type RecordEvents = (events: NewEvent[]) => Promise<void>
 
 const inFile = ({ customer }: CustomerCandidate, row: number) => ({
   reason: `Email ${customer.email} is already in row ${row} of this file`,
@@ -66,6 +77,7 @@ class CustomerStore {
     private readonly trx: Db,
     private readonly mode: UploadMode,
     private readonly time: string,
+    private readonly record: RecordEvents,
   ) {}
 
   async store(batch: Candidate<CustomerCandidate>[]): Promise<Outcome[]> {
@@ -111,14 +123,31 @@ class CustomerStore {
   async #upsert(batch: Candidate<CustomerCandidate>[], unique: number[], outcomes: Outcome[]) {
     const holders = await this.#holders(unique.map((i) => batch[i]!.value.key))
     const inserts: Candidate<CustomerCandidate>[] = []
+    const updates: [number, Candidate<CustomerCandidate>][] = []
     for (const i of unique) {
       const candidate = batch[i]!
       const holder = holders.get(candidate.value.key)
       const outcome = (outcomes[i] = this.#outcome(candidate, holder))
       if (outcome === 'inserted') inserts.push(candidate)
-      else if (outcome === 'updated') await this.#update(holder!, candidate)
+      else if (outcome === 'updated') updates.push([holder!, candidate])
     }
+    await this.#updateAll(updates)
     await this.#insertRows(inserts)
+  }
+
+  /** Updates the customers, each from its row, and records each change as it shows before and after. */
+  async #updateAll(updates: [number, Candidate<CustomerCandidate>][]) {
+    if (updates.length === 0) return
+    const ids = updates.map(([id]) => id)
+    const before = await this.#customers(ids)
+    for (const [id, candidate] of updates) await this.#update(id, candidate)
+    const after = await this.#customers(ids)
+    await this.record(ids.map((id) => updatedEvent(before.get(id)!, after.get(id)!)))
+  }
+
+  async #customers(ids: number[]) {
+    const rows = await selectCustomers(this.trx).where('customers.id', 'in', ids).execute()
+    return new Map(rows.map((row) => [row.id, toCustomer(row)]))
   }
 
   async #insert(batch: Candidate<CustomerCandidate>[], unique: number[], outcomes: Outcome[]) {
@@ -165,7 +194,13 @@ class CustomerStore {
         rows.map(({ value }) => value.key),
         result.count,
       ))
-    for (const [i, id] of ids.entries()) if (id !== undefined) this.#rows.inserted(id, rows[i]!.row)
+    const events: NewEvent[] = []
+    for (const [i, id] of ids.entries()) {
+      if (id === undefined) continue
+      this.#rows.inserted(id, rows[i]!.row)
+      events.push(createdEvent(toCustomer({ ...customers[i]!, id, revenue_cents: 0 })))
+    }
+    await this.record(events)
     return ids
   }
 
@@ -188,13 +223,13 @@ class CustomerStore {
   }
 }
 
-function customerStore(trx: Db, mode: UploadMode, time: string): Store<CustomerCandidate> {
-  const customers = new CustomerStore(trx, mode, time)
+function customerStore(trx: Db, mode: UploadMode, time: string, record: RecordEvents): Store<CustomerCandidate> {
+  const customers = new CustomerStore(trx, mode, time, record)
   return (batch) => customers.store(batch)
 }
 
 /** Product rows may repeat; a row naming a customer that is not stored is skipped. */
-function productStore(trx: Db, _mode: UploadMode, time: string): Store<ImportProduct> {
+function productStore(trx: Db, _mode: UploadMode, time: string, record: RecordEvents): Store<ImportProduct> {
   return async (batch) => {
     const owners = [...new Set(batch.map(({ value }) => value.customerid).filter((id) => id != null))] as number[]
     const found =
@@ -210,13 +245,16 @@ function productStore(trx: Db, _mode: UploadMode, time: string): Store<ImportPro
         outcomes.push('inserted')
       }
     }
-    await insertMany(trx, 'products', inserts)
+    const { ids } = await insertMany(trx, 'products', inserts)
+    await record(inserts.map((row, i) => productCreatedEvent(toProduct({ ...row, id: ids![i]! }))))
     return outcomes
   }
 }
 
-/** The store of one upload of each kind: inside its transaction, stamping rows with its `time`. */
-export const stores: { [K in UploadKind]: (trx: Db, mode: UploadMode, time: string) => Store<RowValue<K>> } = {
+/** The store of one upload of each kind: inside its transaction, stamping rows with its `time`, recording their events. */
+export const stores: {
+  [K in UploadKind]: (trx: Db, mode: UploadMode, time: string, record: RecordEvents) => Store<RowValue<K>>
+} = {
   customers: customerStore,
   products: productStore,
 }

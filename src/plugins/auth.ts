@@ -47,6 +47,15 @@ function presented(request: FastifyRequest): Presented | typeof MALFORMED | unde
 }
 
 /**
+ * The key a request was admitted with, as sent: what only its caller knows, from which the answers
+ * stored for its retries are sealed (see the idempotency plugin).
+ */
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const credentials = presented(request)
+  return credentials === MALFORMED ? undefined : credentials?.key
+}
+
+/**
  * 401 with the challenge the client can answer: a browser on a form route gets `Basic` (its own
  * login prompt), anything else `Bearer`, never a browser dialog.
  */

@@ -1,13 +1,14 @@
 // Customer endpoints: add, get (by id or by name), update, delete.
 import { type FastifyPluginAsyncTypebox, type Static, Type } from '@fastify/type-provider-typebox'
 import {
+  ChangeHeaders,
   DeletedSchema,
   IfMatchHeaders,
   IfNoneMatchHeaders,
   jsonResponse,
   notModifiedResponse,
-  PRECONDITION_FAILED,
   pageOf,
+  PRECONDITION_FAILED,
   problemResponses,
   recordResponse,
 } from '../../schemas/common.js'
@@ -50,14 +51,18 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
           'consent flags are optional (flags default to false). The e-mail address must be valid and not ' +
           'already used by another customer, ignoring case.',
         body: CreateCustomerSchema,
+        headers: ChangeHeaders,
         response: {
           201: recordResponse(Customer, 'The created customer.', examples.customer),
-          ...problemResponses({ 409: 'A customer with this e-mail address (in any case) already exists.' }),
+          ...problemResponses(
+            { 409: 'A customer with this e-mail address (in any case) already exists.' },
+            { change: true },
+          ),
         },
       },
     },
     async (request, reply) => {
-      const customer = await createCustomer(app.db, request.body)
+      const customer = await createCustomer(app.db, request.body, request.writer)
       return reply.code(201).header('etag', etagOf(customer)).send(customer)
     },
   )
@@ -112,11 +117,14 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
         headers: IfMatchHeaders,
         response: {
           200: recordResponse(Customer, 'The updated customer.', examples.changedCustomer),
-          ...problemResponses({
-            404: 'No customer has this `id`.',
-            409: 'Another customer already has this e-mail address (in any case).',
-            412: PRECONDITION_FAILED,
-          }),
+          ...problemResponses(
+            {
+              404: 'No customer has this `id`.',
+              409: 'Another customer already has this e-mail address (in any case).',
+              412: PRECONDITION_FAILED,
+            },
+            { change: true },
+          ),
         },
       },
     },
@@ -124,7 +132,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
       if (Object.keys(request.body).length === 1) {
         throw invalid(WHOLE_BODY, 'must set at least one attribute besides id')
       }
-      const customer = await updateCustomer(app.db, request.body, request.headers['if-match'])
+      const customer = await updateCustomer(app.db, request.body, request.writer, request.headers['if-match'])
       return reply.header('etag', etagOf(customer)).send(customer)
     },
   )
@@ -152,16 +160,19 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
         headers: IfMatchHeaders,
         response: {
           200: jsonResponse(Type.Ref(DeletedSchema), 'The id of the deleted customer.', examples.deleted),
-          ...problemResponses({
-            404: 'No customer has this `id`.',
-            409: 'Products are still assigned to the customer; the detail says how many.',
-            412: PRECONDITION_FAILED,
-          }),
+          ...problemResponses(
+            {
+              404: 'No customer has this `id`.',
+              409: 'Products are still assigned to the customer; the detail says how many.',
+              412: PRECONDITION_FAILED,
+            },
+            { change: true },
+          ),
         },
       },
       handler: async (request) => {
         const { id } = (parameters === 'body' ? request.body : request.query) as Static<typeof CustomerIdSchema>
-        return { deleted: await deleteCustomer(app.db, id, request.headers['if-match']) }
+        return { deleted: await deleteCustomer(app.db, id, request.writer, request.headers['if-match']) }
       },
     })
   }

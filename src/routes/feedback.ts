@@ -1,6 +1,6 @@
 // Feedback endpoints: brand and product feedback, added and listed by customer.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
-import { jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
+import { ChangeHeaders, jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
 import {
   BrandFeedbackSchema,
   CreateBrandFeedbackSchema,
@@ -38,13 +38,14 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
         description:
           '`customerid`, `heading` and `body` are required; `nps` (0 to 10) is optional. The customer must exist.',
         body: CreateBrandFeedbackSchema,
+        headers: ChangeHeaders,
         response: {
           201: jsonResponse(BrandFeedback, 'The recorded feedback.', examples.brandFeedback),
-          ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
+          ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }, { change: true }),
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await addBrandFeedback(app.db, request.body)),
+    async (request, reply) => reply.code(201).send(await addBrandFeedback(app.db, request.body, request.writer)),
   )
 
   app.post(
@@ -59,13 +60,17 @@ const feedback: FastifyPluginAsyncTypebox = async (app) => {
           '`productid`, `customerid`, `heading` and `body` are required; `nps` (0 to 10) is optional. The ' +
           'customer and the product must both exist; the customer need not own the product now.',
         body: CreateProductFeedbackSchema,
+        headers: ChangeHeaders,
         response: {
           201: jsonResponse(ProductFeedback, 'The recorded feedback.', examples.productFeedback),
-          ...problemResponses({ 404: 'No customer has this `customerid`, or no product this `productid`.' }),
+          ...problemResponses(
+            { 404: 'No customer has this `customerid`, or no product this `productid`.' },
+            { change: true },
+          ),
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await addProductFeedback(app.db, request.body)),
+    async (request, reply) => reply.code(201).send(await addProductFeedback(app.db, request.body, request.writer)),
   )
 
   app.get(

@@ -1,7 +1,7 @@
 // Key management for admins: make a key (shown once), list the keys, revoke one. `npm run keys` does the same.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
+import { ChangeHeaders, jsonResponse, pageOf, problemResponses } from '../../schemas/common.js'
 import * as examples from '../../schemas/examples.js'
 import { ApiKeySchema, CreatedApiKeySchema, CreateKeySchema, KeyIdSchema, KeysQuerySchema } from '../../schemas/key.js'
 import { createKey, listKeys, revokeKey } from '../services/keys.js'
@@ -29,13 +29,15 @@ const keys: FastifyPluginAsyncTypebox = async (app) => {
           '`name` (who or what the key is for) and `role` are required. The answer holds the key itself, ' +
           'this once: only its SHA-256 is stored, and lists show only its prefix.',
         body: CreateKeySchema,
+        headers: ChangeHeaders,
         response: {
           201: jsonResponse(CreatedApiKeySchema, 'The new key, with the key itself.', examples.createdKey),
-          ...problemResponses(),
+          ...problemResponses({}, { change: true }),
         },
       },
     },
-    async (request, reply) => reply.code(201).send(await createKey(app.db, request.body.name, request.body.role)),
+    async (request, reply) =>
+      reply.code(201).send(await createKey(app.db, request.body.name, request.body.role, request.writer)),
   )
 
   app.get(
@@ -71,16 +73,20 @@ const keys: FastifyPluginAsyncTypebox = async (app) => {
           'The last active admin key cannot be revoked here (409), so that an admin key is always left to manage ' +
           'keys with; `API_KEY` does not count. Make another admin key first, or use `npm run keys -- revoke`.',
         body: KeyIdSchema,
+        headers: ChangeHeaders,
         response: {
           200: jsonResponse(ApiKey, 'The revoked key.', examples.revokedKey),
-          ...problemResponses({
-            404: 'No key has this `id`.',
-            409: 'The key is the last active admin key.',
-          }),
+          ...problemResponses(
+            {
+              404: 'No key has this `id`.',
+              409: 'The key is the last active admin key.',
+            },
+            { change: true },
+          ),
         },
       },
     },
-    async (request) => revokeKey(app.db, request.body.id, { keepAnAdmin: true }),
+    async (request) => revokeKey(app.db, request.body.id, { keepAnAdmin: true }, request.writer),
   )
 }
 

@@ -1,6 +1,7 @@
 // Product endpoints: add, get (by id, name or customer), update (warranty, transfer, name, price), delete.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import {
+  ChangeHeaders,
   DeletedSchema,
   IfMatchHeaders,
   IfNoneMatchHeaders,
@@ -56,14 +57,15 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
           '`purchased` (`YYYY-MM-DD`), `warranty` (0 to 50 whole years) and `customerid` are required; the ' +
           "customer must exist (404 otherwise). The customer's `revenue` grows by the price.",
         body: CreateProductSchema,
+        headers: ChangeHeaders,
         response: {
           201: recordResponse(Product, 'The created product, with its `expires` date.', examples.product),
-          ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
+          ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }, { change: true }),
         },
       },
     },
     async (request, reply) => {
-      const product = await createProduct(app.db, request.body)
+      const product = await createProduct(app.db, request.body, request.writer)
       return reply.code(201).header('etag', etagOf(product)).send(product)
     },
   )
@@ -120,16 +122,19 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
         headers: IfMatchHeaders,
         response: {
           200: recordResponse(Product, 'The updated product.', examples.changedProduct),
-          ...problemResponses({
-            404: 'No product has this `id`, or no customer has the `changeto` id.',
-            412: PRECONDITION_FAILED,
-          }),
+          ...problemResponses(
+            {
+              404: 'No product has this `id`, or no customer has the `changeto` id.',
+              412: PRECONDITION_FAILED,
+            },
+            { change: true },
+          ),
         },
       },
     },
     async (request, reply) => {
       if (Object.keys(request.body).length === 1) throw invalid(WHOLE_BODY, 'must make at least one change besides id')
-      const product = await updateProduct(app.db, request.body, request.headers['if-match'])
+      const product = await updateProduct(app.db, request.body, request.writer, request.headers['if-match'])
       return reply.header('etag', etagOf(product)).send(product)
     },
   )
@@ -149,10 +154,13 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
         headers: IfMatchHeaders,
         response: {
           200: jsonResponse(Type.Ref(DeletedSchema), 'The ids of the deleted products.', examples.deleted),
-          ...problemResponses({
-            404: 'No product has this `id`, or no customer has this `customerid`, or the customer has no products.',
-            412: `${PRECONDITION_FAILED} (With \`id\` only: deleting by \`customerid\` ignores If-Match.)`,
-          }),
+          ...problemResponses(
+            {
+              404: 'No product has this `id`, or no customer has this `customerid`, or the customer has no products.',
+              412: `${PRECONDITION_FAILED} (With \`id\` only: deleting by \`customerid\` ignores If-Match.)`,
+            },
+            { change: true },
+          ),
         },
       },
     },
@@ -163,6 +171,7 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
         deleted: await deleteProducts(
           app.db,
           by === 'id' ? { id: body.id!, ifMatch: request.headers['if-match'] } : { customerid: body.customerid! },
+          request.writer,
         ),
       }
     },

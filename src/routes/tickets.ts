@@ -1,6 +1,7 @@
 // Ticket endpoints (a customer's requests): open, close, get by id, list by customer.
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import {
+  ChangeHeaders,
   IfMatchHeaders,
   IfNoneMatchHeaders,
   notModifiedResponse,
@@ -35,14 +36,15 @@ const tickets: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Open a ticket for a customer',
         description: '`request` and `customerid` are required; the customer must exist. The ticket opens now.',
         body: OpenTicketSchema,
+        headers: ChangeHeaders,
         response: {
           201: recordResponse(Ticket, 'The opened ticket.', examples.openTicket),
-          ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }),
+          ...problemResponses({ 404: 'No customer has this `customerid`; nothing was stored.' }, { change: true }),
         },
       },
     },
     async (request, reply) => {
-      const ticket = await openTicket(app.db, request.body)
+      const ticket = await openTicket(app.db, request.body, request.writer)
       return reply.code(201).header('etag', etagOf(ticket)).send(ticket)
     },
   )
@@ -63,16 +65,19 @@ const tickets: FastifyPluginAsyncTypebox = async (app) => {
         headers: IfMatchHeaders,
         response: {
           200: recordResponse(Ticket, 'The closed ticket.', examples.closedTicket),
-          ...problemResponses({
-            404: 'No ticket has this `id`.',
-            409: 'The ticket is already closed; the detail says when.',
-            412: PRECONDITION_FAILED,
-          }),
+          ...problemResponses(
+            {
+              404: 'No ticket has this `id`.',
+              409: 'The ticket is already closed; the detail says when.',
+              412: PRECONDITION_FAILED,
+            },
+            { change: true },
+          ),
         },
       },
     },
     async (request, reply) => {
-      const ticket = await closeTicket(app.db, request.body, request.headers['if-match'])
+      const ticket = await closeTicket(app.db, request.body, request.writer, request.headers['if-match'])
       return reply.header('etag', etagOf(ticket)).send(ticket)
     },
   )

@@ -1,8 +1,11 @@
 // Bulk uploads of customers and products from spreadsheets and CSV files, and their reports.
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import multipart from '@fastify/multipart'
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { HtmlPage, problemResponses } from '../../schemas/common.js'
+import { ChangeHeaders, HtmlPage, problemResponses } from '../../schemas/common.js'
 import {
   CustomerUploadQuerySchema,
   ProductUploadQuerySchema,
@@ -15,7 +18,8 @@ import {
 } from '../../schemas/upload.js'
 import type { Config } from '../config.js'
 import { prefersHtml, reportPage } from '../html.js'
-import { receiveFile } from '../imports/receive.js'
+import { type ReceivedFile, receiveFile } from '../imports/receive.js'
+import { claimIdempotencyKey } from '../plugins/idempotency.js'
 import { HttpProblem } from '../problems.js'
 import { getReport, runUpload } from '../services/uploads.js'
 import * as examples from '../../schemas/examples.js'
@@ -27,6 +31,19 @@ export const tag = {
 }
 const tags = [tag.name]
 const Report = Type.Ref(UploadReportSchema)
+
+/** The SHA-256 of a file's bytes. */
+async function digestOf(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  await pipeline(createReadStream(path), hash)
+  return hash.digest('base64url')
+}
+
+/** Discards the received file, then throws the error on. */
+const discarding = (file: ReceivedFile) => async (error: unknown) => {
+  await file.discard()
+  throw error
+}
 
 function sendReport(request: FastifyRequest, reply: FastifyReply, report: UploadReport) {
   if (prefersHtml(request)) return reply.type('text/html; charset=utf-8').send(reportPage(report))
@@ -62,7 +79,7 @@ const uploadResponses = {
       413: 'The file is larger than UPLOAD_MAX_BYTES, or a workbook unpacks to too much; nothing was stored.',
       415: 'The file is not .xlsx, .xls, .csv or .txt, or its content is not what its name says; nothing was stored.',
     },
-    { html: true },
+    { html: true, change: true },
   ),
 }
 
@@ -84,6 +101,7 @@ const uploadCustomersSchema = {
     'string or as a form field) updates that customer with the cells the row gives. ' +
     rowRules,
   querystring: CustomerUploadQuerySchema,
+  headers: ChangeHeaders,
   consumes: ['multipart/form-data'],
   'x-form': uploadForm('custfile'),
   response: uploadResponses,
@@ -100,6 +118,7 @@ const uploadProductsSchema = {
     'unassigned; a CustomerId that is not a stored customer skips the row. ' +
     rowRules,
   querystring: ProductUploadQuerySchema,
+  headers: ChangeHeaders,
   consumes: ['multipart/form-data'],
   'x-form': uploadForm('prodfile'),
   response: uploadResponses,
@@ -131,19 +150,30 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
 
   async function upload(request: FastifyRequest, reply: FastifyReply, kind: UploadKind, mode?: UploadMode) {
     const file = await receiveFile(request, config.UPLOAD_MAX_BYTES)
-    const report = await runUpload(app.db, file, kind, { mode, log: request.log, signal: hangUp(reply) })
+    // An Idempotency-Key names one upload: the same file (its bytes and name) with the same mode.
+    const parts = [request.query, file.filename, file.modeFields, await digestOf(file.path)]
+    if (await claimIdempotencyKey(request, reply, parts).catch(discarding(file))) {
+      await file.discard()
+      return reply
+    }
+    const report = await runUpload(app.db, file, kind, {
+      mode,
+      log: request.log,
+      signal: hangUp(reply),
+      by: request.writer,
+    })
     return sendReport(request, reply.code(201), report)
   }
 
   app.post(
     '/upload/customers',
-    { config: { html: true, role: 'editor' }, schema: uploadCustomersSchema },
+    { config: { html: true, role: 'editor', claimsIdempotencyKey: true }, schema: uploadCustomersSchema },
     (request, reply) => upload(request, reply, 'customers', request.query.mode),
   )
 
   app.post(
     '/upload/products',
-    { config: { html: true, role: 'editor' }, schema: uploadProductsSchema },
+    { config: { html: true, role: 'editor', claimsIdempotencyKey: true }, schema: uploadProductsSchema },
     (request, reply) => upload(request, reply, 'products'),
   )
 

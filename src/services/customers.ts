@@ -2,10 +2,13 @@
 import type { ExpressionBuilder } from 'kysely'
 import type { Page } from '../../schemas/common.js'
 import type { CreateCustomer, Customer, UpdateCustomer } from '../../schemas/customer.js'
-import type { CustomerRow, CustomerRowUpdate, Database, NewCustomerRow } from '../../schemas/database.js'
+import type { CustomerRow, CustomerRowUpdate, Database } from '../../schemas/database.js'
 import { type Db, isUniqueViolation } from '../db/connect.js'
+import { change, changesOf, deletedEvent, type NewEvent, recordEvents, type Writer } from '../changes.js'
 import { assertIfMatch } from '../conditional.js'
 import { conflict, notFound } from '../problems.js'
+import { toBrandFeedback, toProductFeedback } from './feedback.js'
+import { toTicket } from './tickets.js'
 import { centsToAmount, foldCase, now, paged } from './values.js'
 
 /** The sum of the prices, in cents, of the products assigned to the customer of the outer row. */
@@ -71,7 +74,7 @@ export async function findCustomersByName(db: Db, name: string, page: Page): Pro
 }
 
 /** The row of a new customer, created at `time`. */
-export function newCustomerRow(input: CreateCustomer, time: string): NewCustomerRow {
+export function newCustomerRow(input: CreateCustomer, time: string): Omit<CustomerRow, 'id'> {
   return {
     name: input.name,
     name_key: foldCase(input.name),
@@ -88,19 +91,40 @@ export function newCustomerRow(input: CreateCustomer, time: string): NewCustomer
   }
 }
 
-export async function createCustomer(db: Db, input: CreateCustomer): Promise<Customer> {
+export async function createCustomer(db: Db, input: CreateCustomer, by: Writer): Promise<Customer> {
   try {
-    const stored = await db
-      .insertInto('customers')
-      .values(newCustomerRow(input, now()))
-      .returningAll()
-      .executeTakeFirstOrThrow()
-    return toCustomer({ ...stored, revenue_cents: 0 })
+    return await change(db, by, async (trx) => {
+      const stored = await trx
+        .insertInto('customers')
+        .values(newCustomerRow(input, now()))
+        .returningAll()
+        .executeTakeFirstOrThrow()
+      const customer = toCustomer({ ...stored, revenue_cents: 0 })
+      await recordEvents(trx, by, customer.created, [createdEvent(customer)])
+      return customer
+    })
   } catch (error) {
     if (isUniqueViolation(error)) throw duplicateEmail(input.email)
     throw error
   }
 }
+
+/** The event of a customer created (by the API or an upload). */
+export const createdEvent = (customer: Customer): NewEvent => ({
+  type: 'customer.created',
+  entity: 'customer',
+  entityid: customer.id,
+  data: customer,
+})
+
+/** The event of a customer changed from `before` to `after`. */
+export const updatedEvent = (before: Customer, after: Customer): NewEvent => ({
+  type: 'customer.updated',
+  entity: 'customer',
+  entityid: after.id,
+  data: after,
+  changes: changesOf(before, after),
+})
 
 /**
  * Applies every attribute given, together, and returns the whole updated record; with `ifMatch`
@@ -109,18 +133,21 @@ export async function createCustomer(db: Db, input: CreateCustomer): Promise<Cus
 export async function updateCustomer(
   db: Db,
   { id, ...attributes }: UpdateCustomer,
+  by: Writer,
   ifMatch?: string,
 ): Promise<Customer> {
   try {
-    return await db.transaction().execute(async (trx) => {
-      if (ifMatch !== undefined) assertIfMatch(ifMatch, await getCustomer(trx, id), `Customer ${id}`)
-      const result = await trx
+    return await change(db, by, async (trx) => {
+      const before = await getCustomer(trx, id)
+      assertIfMatch(ifMatch, before, `Customer ${id}`)
+      await trx
         .updateTable('customers')
         .set({ ...toColumns(attributes), updated: now() })
         .where('id', '=', id)
-        .executeTakeFirst()
-      if (result.numUpdatedRows === 0n) throw notFound(`Customer ${id}`)
-      return getCustomer(trx, id)
+        .execute()
+      const after = await getCustomer(trx, id)
+      await recordEvents(trx, by, after.updated, [updatedEvent(before, after)])
+      return after
     })
   } catch (error) {
     if (isUniqueViolation(error)) throw duplicateEmail(attributes.email ?? '')
@@ -133,10 +160,10 @@ export async function updateCustomer(
  * products are assigned to them: those are unassigned or deleted first, on purpose. With `ifMatch`
  * (the request's If-Match), only if it holds for the customer as they are (412 otherwise).
  */
-export async function deleteCustomer(db: Db, id: number, ifMatch?: string): Promise<number[]> {
-  return db.transaction().execute(async (trx) => {
-    if (ifMatch === undefined) await assertCustomerExists(trx, id)
-    else assertIfMatch(ifMatch, await getCustomer(trx, id), `Customer ${id}`)
+export async function deleteCustomer(db: Db, id: number, by: Writer, ifMatch?: string): Promise<number[]> {
+  return change(db, by, async (trx) => {
+    const customer = await getCustomer(trx, id)
+    assertIfMatch(ifMatch, customer, `Customer ${id}`)
     const { count } = await trx
       .selectFrom('products')
       .select((eb) => eb.fn.countAll<number>().as('count'))
@@ -147,7 +174,27 @@ export async function deleteCustomer(db: Db, id: number, ifMatch?: string): Prom
       const owned = products === 1 ? '1 product' : `${products} products`
       throw conflict(`Customer ${id} still has ${owned} assigned; unassign or delete them first.`)
     }
+    // The foreign keys cascade to the feedback and tickets: each is recorded as deleted first.
+    const brand = await trx.selectFrom('feedback').selectAll().where('customerid', '=', id).orderBy('id').execute()
+    const product = await trx
+      .selectFrom('product_feedback')
+      .selectAll()
+      .where('customerid', '=', id)
+      .orderBy('id')
+      .execute()
+    const tickets = await trx
+      .selectFrom('customer_requests')
+      .selectAll()
+      .where('customerid', '=', id)
+      .orderBy('id')
+      .execute()
     await trx.deleteFrom('customers').where('id', '=', id).execute()
+    await recordEvents(trx, by, now(), [
+      ...brand.map((row) => deletedEvent('feedback', toBrandFeedback(row))),
+      ...product.map((row) => deletedEvent('feedback', toProductFeedback(row))),
+      ...tickets.map((row) => deletedEvent('ticket', toTicket(row))),
+      deletedEvent('customer', customer),
+    ])
     return [id]
   })
 }

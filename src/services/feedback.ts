@@ -8,11 +8,12 @@ import type {
   ProductFeedback,
 } from '../../schemas/feedback.js'
 import type { Db } from '../db/connect.js'
+import { change, recordEvents, type Writer } from '../changes.js'
 import { assertCustomerExists } from './customers.js'
 import { assertProductExists } from './products.js'
 import { now, paged } from './values.js'
 
-const toBrandFeedback = ({ id, customerid, heading, body, nps, created }: FeedbackRow): BrandFeedback => ({
+export const toBrandFeedback = ({ id, customerid, heading, body, nps, created }: FeedbackRow): BrandFeedback => ({
   id,
   customerid,
   heading,
@@ -21,25 +22,34 @@ const toBrandFeedback = ({ id, customerid, heading, body, nps, created }: Feedba
   created,
 })
 
-const toProductFeedback = (row: ProductFeedbackRow): ProductFeedback => ({
+export const toProductFeedback = (row: ProductFeedbackRow): ProductFeedback => ({
   ...toBrandFeedback(row),
   productid: row.productid,
 })
 
-export async function addBrandFeedback(db: Db, input: CreateBrandFeedback): Promise<BrandFeedback> {
-  return db.transaction().execute(async (trx) => {
+/** The event of feedback given, of either kind. */
+async function recordCreated(trx: Db, by: Writer, feedback: BrandFeedback | ProductFeedback) {
+  await recordEvents(trx, by, feedback.created, [
+    { type: 'feedback.created', entity: 'feedback', entityid: feedback.id, data: feedback },
+  ])
+}
+
+export async function addBrandFeedback(db: Db, input: CreateBrandFeedback, by: Writer): Promise<BrandFeedback> {
+  return change(db, by, async (trx) => {
     await assertCustomerExists(trx, input.customerid)
     const row = await trx
       .insertInto('feedback')
       .values({ ...input, nps: input.nps ?? null, created: now() })
       .returningAll()
       .executeTakeFirstOrThrow()
-    return toBrandFeedback(row)
+    const feedback = toBrandFeedback(row)
+    await recordCreated(trx, by, feedback)
+    return feedback
   })
 }
 
-export async function addProductFeedback(db: Db, input: CreateProductFeedback): Promise<ProductFeedback> {
-  return db.transaction().execute(async (trx) => {
+export async function addProductFeedback(db: Db, input: CreateProductFeedback, by: Writer): Promise<ProductFeedback> {
+  return change(db, by, async (trx) => {
     await assertCustomerExists(trx, input.customerid)
     await assertProductExists(trx, input.productid)
     const row = await trx
@@ -47,7 +57,9 @@ export async function addProductFeedback(db: Db, input: CreateProductFeedback): 
       .values({ ...input, nps: input.nps ?? null, created: now() })
       .returningAll()
       .executeTakeFirstOrThrow()
-    return toProductFeedback(row)
+    const feedback = toProductFeedback(row)
+    await recordCreated(trx, by, feedback)
+    return feedback
   })
 }
 

@@ -2,6 +2,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { ApiKey, Role } from '../../schemas/key.js'
 import type { Db } from '../db/connect.js'
+import { change, SERVER, type Writer } from '../changes.js'
 import { conflict, notFound } from '../problems.js'
 import type { Page } from '../../schemas/common.js'
 import { now, paged } from './values.js'
@@ -23,14 +24,16 @@ export const generateKey = () => KEY_START + randomBytes(32).toString('base64url
 const listed = ['id', 'name', 'role', 'prefix', 'created', 'revoked'] as const
 
 /** Creates a key; the returned `key` is the only time it is ever seen. */
-export async function createKey(db: Db, name: string, role: Role): Promise<ApiKey & { key: string }> {
+export async function createKey(db: Db, name: string, role: Role, by = SERVER): Promise<ApiKey & { key: string }> {
   const key = generateKey()
-  const record = await db
-    .insertInto('api_keys')
-    .values({ name, role, prefix: prefixOf(key), hash: hashKey(key), created: now(), revoked: null })
-    .returning(listed)
-    .executeTakeFirstOrThrow()
-  return { ...record, key }
+  return change(db, by, async (trx) => {
+    const record = await trx
+      .insertInto('api_keys')
+      .values({ name, role, prefix: prefixOf(key), hash: hashKey(key), created: now(), revoked: null })
+      .returning(listed)
+      .executeTakeFirstOrThrow()
+    return { ...record, key }
+  })
 }
 
 /** The keys, oldest first, revoked ones included; all of them unless a page is asked for. */
@@ -63,8 +66,9 @@ export function revokeKey(
   db: Db,
   which: number | string,
   { keepAnAdmin = false }: RevokeOptions = {},
+  by: Writer = SERVER,
 ): Promise<ApiKey> {
-  return db.transaction().execute(async (trx) => {
+  return change(db, by, async (trx) => {
     const match = trx.selectFrom('api_keys').select(listed)
     const key = await (
       typeof which === 'number' ? match.where('id', '=', which) : match.where('prefix', '=', which)

@@ -1,8 +1,9 @@
 // Product queries. Each takes the database (or a transaction) first; transactions start here.
 import type { Page } from '../../schemas/common.js'
-import type { NewProductRow, ProductRow } from '../../schemas/database.js'
+import type { ProductRow } from '../../schemas/database.js'
 import type { CreateProduct, ImportProduct, Product, UpdateProduct } from '../../schemas/product.js'
 import type { Db } from '../db/connect.js'
+import { change, changesOf, deletedEvent, type NewEvent, recordEvents, type Writer } from '../changes.js'
 import { assertIfMatch } from '../conditional.js'
 import { HttpProblem, notFound } from '../problems.js'
 import { assertCustomerExists } from './customers.js'
@@ -58,7 +59,7 @@ export async function findProductsOfCustomer(db: Db, customerid: number, page: P
 }
 
 /** The row of a new product, created at `time`; the price must have at most two decimals. */
-export function newProductRow(input: ImportProduct, time: string): NewProductRow {
+export function newProductRow(input: ImportProduct, time: string): Omit<ProductRow, 'id'> {
   return {
     name: input.name,
     name_key: foldCase(input.name),
@@ -71,12 +72,22 @@ export function newProductRow(input: ImportProduct, time: string): NewProductRow
   }
 }
 
-export async function createProduct(db: Db, input: CreateProduct): Promise<Product> {
+/** The event of a product created (by the API or an upload). */
+export const productCreatedEvent = (product: Product): NewEvent => ({
+  type: 'product.created',
+  entity: 'product',
+  entityid: product.id,
+  data: product,
+})
+
+export async function createProduct(db: Db, input: CreateProduct, by: Writer): Promise<Product> {
   const row = newProductRow(input, now())
-  return db.transaction().execute(async (trx) => {
+  return change(db, by, async (trx) => {
     await assertCustomerExists(trx, input.customerid)
     const stored = await trx.insertInto('products').values(row).returningAll().executeTakeFirstOrThrow()
-    return toProduct(stored)
+    const product = toProduct(stored)
+    await recordEvents(trx, by, product.created, [productCreatedEvent(product)])
+    return product
   })
 }
 
@@ -87,12 +98,13 @@ export async function createProduct(db: Db, input: CreateProduct): Promise<Produ
 export async function updateProduct(
   db: Db,
   { id, name, price, purchased, warranty, changeto }: UpdateProduct,
+  by: Writer,
   ifMatch?: string,
-) {
+): Promise<Product> {
   const priceCents = price === undefined ? undefined : amountToCents(price, 'price')
-  return db.transaction().execute(async (trx) => {
-    if (ifMatch === undefined) await assertProductExists(trx, id)
-    else assertIfMatch(ifMatch, await getProduct(trx, id), `Product ${id}`)
+  return change(db, by, async (trx) => {
+    const before = await getProduct(trx, id)
+    assertIfMatch(ifMatch, before, `Product ${id}`)
     if (changeto !== undefined && changeto !== null) await assertCustomerExists(trx, changeto)
     const row = await trx
       .updateTable('products')
@@ -107,7 +119,12 @@ export async function updateProduct(
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow()
-    return toProduct(row)
+    const after = toProduct(row)
+    const type = after.customerid === before.customerid ? 'product.updated' : 'product.transferred'
+    await recordEvents(trx, by, after.updated, [
+      { type, entity: 'product', entityid: id, data: after, changes: changesOf(before, after) },
+    ])
+    return after
   })
 }
 
@@ -117,22 +134,33 @@ export async function updateProduct(
  */
 export async function deleteProducts(
   db: Db,
-  by: { id: number; ifMatch?: string | undefined } | { customerid: number },
+  which: { id: number; ifMatch?: string | undefined } | { customerid: number },
+  by: Writer,
 ): Promise<number[]> {
-  return db.transaction().execute(async (trx) => {
-    if ('customerid' in by) await assertCustomerExists(trx, by.customerid)
-    else if (by.ifMatch !== undefined) assertIfMatch(by.ifMatch, await getProduct(trx, by.id), `Product ${by.id}`)
+  return change(db, by, async (trx) => {
+    if ('customerid' in which) {
+      await assertCustomerExists(trx, which.customerid)
+    } else if (which.ifMatch !== undefined) {
+      assertIfMatch(which.ifMatch, await getProduct(trx, which.id), `Product ${which.id}`)
+    }
     const matching = trx.deleteFrom('products')
     const deleted = await (
-      'id' in by ? matching.where('id', '=', by.id) : matching.where('customerid', '=', by.customerid)
+      'id' in which ? matching.where('id', '=', which.id) : matching.where('customerid', '=', which.customerid)
     )
-      .returning('id')
+      .returningAll()
       .execute()
     if (deleted.length === 0) {
-      throw 'id' in by
-        ? notFound(`Product ${by.id}`)
-        : new HttpProblem(404, `Customer ${by.customerid} has no products.`)
+      throw 'id' in which
+        ? notFound(`Product ${which.id}`)
+        : new HttpProblem(404, `Customer ${which.customerid} has no products.`)
     }
-    return deleted.map((row) => row.id).sort((a, b) => a - b)
+    const products = deleted.map(toProduct).sort((a, b) => a.id - b.id)
+    await recordEvents(
+      trx,
+      by,
+      now(),
+      products.map((product) => deletedEvent('product', product)),
+    )
+    return products.map((product) => product.id)
   })
 }

@@ -3,12 +3,13 @@ import type { Page } from '../../schemas/common.js'
 import type { TicketRow } from '../../schemas/database.js'
 import type { CloseTicket, Ticket, OpenTicket } from '../../schemas/ticket.js'
 import type { Db } from '../db/connect.js'
+import { change, changesOf, recordEvents, type Writer } from '../changes.js'
 import { assertIfMatch } from '../conditional.js'
 import { conflict, notFound } from '../problems.js'
 import { assertCustomerExists } from './customers.js'
 import { now, paged } from './values.js'
 
-const toTicket = (row: TicketRow): Ticket => ({
+export const toTicket = (row: TicketRow): Ticket => ({
   id: row.id,
   customerid: row.customerid,
   request: row.request,
@@ -18,15 +19,19 @@ const toTicket = (row: TicketRow): Ticket => ({
   closed: row.closed,
 })
 
-export async function openTicket(db: Db, input: OpenTicket): Promise<Ticket> {
-  return db.transaction().execute(async (trx) => {
+export async function openTicket(db: Db, input: OpenTicket, by: Writer): Promise<Ticket> {
+  return change(db, by, async (trx) => {
     await assertCustomerExists(trx, input.customerid)
     const row = await trx
       .insertInto('customer_requests')
       .values({ ...input, resolved: 0, resolution: null, opened: now(), closed: null })
       .returningAll()
       .executeTakeFirstOrThrow()
-    return toTicket(row)
+    const ticket = toTicket(row)
+    await recordEvents(trx, by, ticket.opened, [
+      { type: 'ticket.opened', entity: 'ticket', entityid: ticket.id, data: ticket },
+    ])
+    return ticket
   })
 }
 
@@ -38,10 +43,12 @@ export async function openTicket(db: Db, input: OpenTicket): Promise<Ticket> {
 export async function closeTicket(
   db: Db,
   { id, resolved, resolution }: CloseTicket,
+  by: Writer,
   ifMatch?: string,
 ): Promise<Ticket> {
-  return db.transaction().execute(async (trx) => {
-    if (ifMatch !== undefined) assertIfMatch(ifMatch, await getTicket(trx, id), `Ticket ${id}`)
+  return change(db, by, async (trx) => {
+    const before = await getTicket(trx, id)
+    assertIfMatch(ifMatch, before, `Ticket ${id}`)
     const row = await trx
       .updateTable('customer_requests')
       .set({ resolved: resolved ? 1 : 0, resolution, closed: now() })
@@ -49,9 +56,14 @@ export async function closeTicket(
       .where('closed', 'is', null)
       .returningAll()
       .executeTakeFirst()
-    if (row) return toTicket(row)
-    const existing = await getTicket(trx, id)
-    throw conflict(`Ticket ${id} was already closed at ${existing.closed}; a closed ticket cannot be closed again.`)
+    if (!row) {
+      throw conflict(`Ticket ${id} was already closed at ${before.closed}; a closed ticket cannot be closed again.`)
+    }
+    const ticket = toTicket(row)
+    await recordEvents(trx, by, ticket.closed!, [
+      { type: 'ticket.closed', entity: 'ticket', entityid: id, data: ticket, changes: changesOf(before, ticket) },
+    ])
+    return ticket
   })
 }
 

@@ -7,13 +7,14 @@ import {
   type UploadMode,
   type UploadReport,
 } from '../../schemas/upload.js'
+import { change, type NewEvent, recordEvents, type Writer } from '../changes.js'
 import type { Db } from '../db/connect.js'
 import { checkContent, type Format, formatOf } from '../imports/formats.js'
 import { parsedRows, parsers, type Pending, type RowValue } from '../imports/parse.js'
 import { readRows } from '../imports/read.js'
 import type { ReceivedFile } from '../imports/receive.js'
 import { sheetRows } from '../imports/sheets.js'
-import { type Candidate, type Outcome, type Store, stores } from '../imports/store.js'
+import { type Candidate, type Outcome, type RecordEvents, type Store, stores } from '../imports/store.js'
 import { invalid, notFound } from '../problems.js'
 import { now } from './values.js'
 
@@ -22,6 +23,8 @@ export interface UploadOptions {
   mode?: UploadMode
   /** The request's log: every skipped row is logged, and the upload's start and end. */
   log: FastifyBaseLogger
+  /** Who uploads: every change is recorded as theirs, with the upload's id. */
+  by: Writer
   /**
    * Aborted when the client goes away: the reading stops (the worker's job ends, the CSV parser
    * stops), nothing is stored, and the upload fails with the signal's reason.
@@ -39,7 +42,7 @@ export async function runUpload(
   db: Db,
   file: ReceivedFile,
   kind: UploadKind,
-  { mode: queryMode, log, signal }: UploadOptions,
+  { mode: queryMode, log, signal, by }: UploadOptions,
 ): Promise<UploadReport> {
   const { path, filename } = file
   try {
@@ -47,7 +50,7 @@ export async function runUpload(
     const mode = modeOf(kind, queryMode, file.modeFields)
     await checkContent(path, filename, format)
     const rows = rowsOf(kind, path, filename, format, signal)
-    return await storeUpload(db, kind, rows, { filename, mode, log, signal })
+    return await storeUpload(db, kind, rows, { filename, mode, log, signal, by })
   } catch (error) {
     if (signal?.aborted) log.warn({ kind, filename, reason: (signal.reason as Error).message }, 'upload stopped')
     throw error
@@ -102,16 +105,17 @@ async function storeUpload<K extends UploadKind>(
   db: Db,
   kind: K,
   rows: AsyncIterable<Pending<RowValue<K>>[]>,
-  { filename, mode, log, signal }: { filename: string; mode: UploadMode; log: FastifyBaseLogger; signal?: AbortSignal },
+  { filename, mode, log, signal, by }: Omit<UploadOptions, 'mode'> & { filename: string; mode: UploadMode },
 ): Promise<UploadReport> {
   const batches = rows[Symbol.asyncIterator]()
   try {
     log.info({ kind, filename }, 'upload started')
     const first = await batches.next()
-    return await db.transaction().execute(async (trx) => {
+    return await change(db, by, async (trx) => {
       const report = await createReport(trx, kind, mode, filename)
       const uploadLog = log.child({ upload: report.id, kind, filename })
-      await storeRows(trx, kind, report, first, batches, uploadLog, signal)
+      const record = (events: NewEvent[]) => recordEvents(trx, by, report.created, events, report.id)
+      await storeRows(trx, kind, report, first, batches, { log: uploadLog, signal, record })
       await saveReport(trx, report)
       uploadLog.info(
         { rows: report.rows, inserted: report.inserted, updated: report.updated, skipped: report.skipped },
@@ -131,7 +135,7 @@ async function storeUpload<K extends UploadKind>(
 const BATCH_ROWS = 500
 
 /**
- * Stores the valid rows in batches, stamped with the report's time, and counts every row in
+ * Stores the valid rows in batches, stamped with the report's time, with their events (`record`), and counts every row in
  * `report`: skipped rows are logged one by one, and the report lists the first of them. `first` is
  * the first batch read, taken before the transaction began; `rest` reads the others.
  */
@@ -141,10 +145,9 @@ async function storeRows<K extends UploadKind>(
   report: UploadReport,
   first: IteratorResult<Pending<RowValue<K>>[]>,
   rest: AsyncIterator<Pending<RowValue<K>>[]>,
-  log: FastifyBaseLogger,
-  signal?: AbortSignal,
+  { log, signal, record }: { log: FastifyBaseLogger; signal?: AbortSignal | undefined; record: RecordEvents },
 ): Promise<void> {
-  const storeBatch = stores[kind](trx, report.mode, report.created)
+  const storeBatch = stores[kind](trx, report.mode, report.created, record)
   let pending: Pending<RowValue<K>>[] = []
   for (let next = first; !next.done; next = await rest.next()) {
     // The client went away: the transaction rolls back, however far the file has been read.
