@@ -147,17 +147,21 @@ export const keyList = [
 export const keyRevocation = { id: 2 } as const
 export const revokedKey = { ...listedKey, revoked: at(12) } as const
 
-/** The change feed: the customer change above, as its event, and a page of the feed holding it. */
+/**
+ * The change feed: Ada's change above as its event (the fourth: after the two customers were added and
+ * the product), made with Grace's admin key, and the page of the feed that holds it.
+ */
 export const event = {
-  id: 3,
+  id: 4,
   type: 'customer.updated',
   time: at(3),
   entity: 'customer',
   entityid: 1,
   data: changedCustomer,
   changes: { status: { from: 'active', to: 'inactive' }, optemail: { from: true, to: false } },
-  actor: { key: 'crm_Xy3kP9aQ', role: 'editor' },
-  requestid: 'req-3',
+  actor: { key: 'crm_Ab12Cd34', role: 'admin' },
+  requestid: 'req-4',
   uploadid: null,
 } as const
-export const eventPage = { events: [event], next: 3 } as const
+export const eventsAfter = { after: 3, limit: 1 } as const
+export const eventPage = { events: [event], next: 4 } as const

@@ -1053,7 +1053,7 @@ export interface components {
         /**
          * @description One change to one record, as the change feed records it.
          * @example {
-         *       "id": 3,
+         *       "id": 4,
          *       "type": "customer.updated",
          *       "time": "2026-11-29T15:03:00.000Z",
          *       "entity": "customer",
@@ -1083,10 +1083,10 @@ export interface components {
          *         }
          *       },
          *       "actor": {
-         *         "key": "crm_Xy3kP9aQ",
-         *         "role": "editor"
+         *         "key": "crm_Ab12Cd34",
+         *         "role": "admin"
          *       },
-         *       "requestid": "req-3",
+         *       "requestid": "req-4",
          *       "uploadid": null
          *     }
          */
@@ -5276,7 +5276,7 @@ export interface operations {
                      * @example {
                      *       "events": [
                      *         {
-                     *           "id": 3,
+                     *           "id": 4,
                      *           "type": "customer.updated",
                      *           "time": "2026-11-29T15:03:00.000Z",
                      *           "entity": "customer",
@@ -5306,14 +5306,14 @@ export interface operations {
                      *             }
                      *           },
                      *           "actor": {
-                     *             "key": "crm_Xy3kP9aQ",
-                     *             "role": "editor"
+                     *             "key": "crm_Ab12Cd34",
+                     *             "role": "admin"
                      *           },
-                     *           "requestid": "req-3",
+                     *           "requestid": "req-4",
                      *           "uploadid": null
                      *         }
                      *       ],
-                     *       "next": 3
+                     *       "next": 4
                      *     }
                      */
                     "application/json": components["schemas"]["EventPage"];
@@ -5433,9 +5433,9 @@ export interface operations {
                 };
                 content: {
                     /**
-                     * @example id: 3
+                     * @example id: 4
                      *     event: customer.updated
-                     *     data: {"id":3,"type":"customer.updated","time":"2026-11-29T15:03:00.000Z","entity":"customer","entityid":1,"data":{"id":1,"name":"Ada Lovelace","email":"ada@example.com","address":"12 St James Square, London","phone":"+44 20 7946 0958","optemail":false,"status":"inactive","optphone":false,"optchat":false,"revenue":249.99,"created":"2026-11-29T15:00:00.000Z","updated":"2026-11-29T15:03:00.000Z"},"changes":{"status":{"from":"active","to":"inactive"},"optemail":{"from":true,"to":false}},"actor":{"key":"crm_Xy3kP9aQ","role":"editor"},"requestid":"req-3","uploadid":null}
+                     *     data: {"id":4,"type":"customer.updated","time":"2026-11-29T15:03:00.000Z","entity":"customer","entityid":1,"data":{"id":1,"name":"Ada Lovelace","email":"ada@example.com","address":"12 St James Square, London","phone":"+44 20 7946 0958","optemail":false,"status":"inactive","optphone":false,"optchat":false,"revenue":249.99,"created":"2026-11-29T15:00:00.000Z","updated":"2026-11-29T15:03:00.000Z"},"changes":{"status":{"from":"active","to":"inactive"},"optemail":{"from":true,"to":false}},"actor":{"key":"crm_Ab12Cd34","role":"admin"},"requestid":"req-4","uploadid":null}
                      */
                     "text/event-stream": string;
                 };

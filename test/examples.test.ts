@@ -27,6 +27,7 @@ for (const [path, methods] of Object.entries(document.paths as unknown as Record
 const SET_BY_SERVER = new Set([
   'created',
   'updated',
+  'time',
   'opened',
   'closed',
   'revoked',
@@ -97,6 +98,7 @@ t.test('each request example gets the answer its example shows, in the order of 
   await play('closeTicket', 200)
   await play('getTicket', 200, { id: 1 })
   await play('updateProduct', 200)
+  await play('getEvents', 200, story.eventsAfter)
 
   // Grace exports the customers with her admin key, the first (as a first start makes it): two rows,
   // and the record says so, naming her key.
@@ -138,7 +140,7 @@ t.test('each request example gets the answer its example shows, in the order of 
 
   t.same(
     [...operations.keys()].filter((id) => !played.has(id)).sort(),
-    ['deleteCustomerViaGet', 'deleteCustomerViaPost', 'exportProducts', 'uploadProducts'],
-    'every operation with its own example is played (the others repeat one of these)',
+    ['deleteCustomerViaGet', 'deleteCustomerViaPost', 'exportProducts', 'streamEvents', 'uploadProducts'],
+    'every operation with its own example is played (the others repeat one of these; the stream is the feed)',
   )
 })

@@ -9,32 +9,34 @@ import { root, runProcess } from './process.js'
 
 /** Each operation's documented statuses: those it can give, and nothing it cannot. */
 const statuses: Record<string, string[]> = {
-  addCustomer: ['201', '400', '401', '403', '409', '413', '415', '429', '500', '503'],
+  addCustomer: ['201', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
   getCustomer: ['200', '304', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  updateCustomer: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
-  deleteCustomer: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
-  deleteCustomerViaGet: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
-  deleteCustomerViaPost: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
-  addProduct: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
+  updateCustomer: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '422', '429', '500', '503'],
+  deleteCustomer: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '422', '429', '500', '503'],
+  deleteCustomerViaGet: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '422', '429', '500', '503'],
+  deleteCustomerViaPost: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '422', '429', '500', '503'],
+  addProduct: ['201', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
   getProduct: ['200', '304', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  updateProduct: ['200', '400', '401', '403', '404', '412', '413', '415', '429', '500', '503'],
-  deleteProduct: ['200', '400', '401', '403', '404', '412', '413', '415', '429', '500', '503'],
-  addBrandFeedback: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  addProductFeedback: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
+  updateProduct: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '422', '429', '500', '503'],
+  deleteProduct: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '422', '429', '500', '503'],
+  addBrandFeedback: ['201', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
+  addProductFeedback: ['201', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
   getBrandFeedback: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
   getProductFeedback: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  openTicket: ['201', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  closeTicket: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '429', '500', '503'],
+  openTicket: ['201', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
+  closeTicket: ['200', '400', '401', '403', '404', '409', '412', '413', '415', '422', '429', '500', '503'],
   getTicket: ['200', '304', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
-  uploadCustomers: ['201', '400', '401', '403', '413', '415', '429', '500', '503'],
-  uploadProducts: ['201', '400', '401', '403', '413', '415', '429', '500', '503'],
+  uploadCustomers: ['201', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
+  uploadProducts: ['201', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
   getUploadReport: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
   exportCustomers: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
   exportProducts: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
   listExportRecords: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
-  addKey: ['201', '400', '401', '403', '413', '415', '429', '500', '503'],
+  addKey: ['201', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
   listKeys: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
-  revokeKey: ['200', '400', '401', '403', '404', '409', '413', '415', '429', '500', '503'],
+  revokeKey: ['200', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
+  getEvents: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
+  streamEvents: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
 }
 
 /** The query parameters of each operation that reads them (GET and DELETE), in the document's order. */
@@ -51,20 +53,32 @@ const queryParameters: Record<string, string[]> = {
   exportProducts: ['name', 'surname', 'email', 'format'],
   listExportRecords: ['limit', 'offset'],
   listKeys: ['limit', 'offset'],
+  getEvents: ['after', 'limit', 'type', 'entity', 'entityid'],
+  streamEvents: ['after', 'type', 'entity', 'entityid'],
 }
 
-/** The header parameters of each operation that reads one: the conditional request headers. */
+/** The header parameters of each operation that reads one: the conditional request headers, `Idempotency-Key`, `Last-Event-ID`. */
 const headerParameters: Record<string, string[]> = {
   getCustomer: ['if-none-match'],
   getProduct: ['if-none-match'],
   getTicket: ['if-none-match'],
-  updateCustomer: ['if-match'],
-  deleteCustomer: ['if-match'],
-  deleteCustomerViaGet: ['if-match'],
-  deleteCustomerViaPost: ['if-match'],
-  updateProduct: ['if-match'],
-  deleteProduct: ['if-match'],
-  closeTicket: ['if-match'],
+  updateCustomer: ['idempotency-key', 'if-match'],
+  deleteCustomer: ['idempotency-key', 'if-match'],
+  deleteCustomerViaGet: ['idempotency-key', 'if-match'],
+  deleteCustomerViaPost: ['idempotency-key', 'if-match'],
+  updateProduct: ['idempotency-key', 'if-match'],
+  deleteProduct: ['idempotency-key', 'if-match'],
+  closeTicket: ['idempotency-key', 'if-match'],
+  addCustomer: ['idempotency-key'],
+  addProduct: ['idempotency-key'],
+  addBrandFeedback: ['idempotency-key'],
+  addProductFeedback: ['idempotency-key'],
+  openTicket: ['idempotency-key'],
+  uploadCustomers: ['idempotency-key'],
+  uploadProducts: ['idempotency-key'],
+  addKey: ['idempotency-key'],
+  revokeKey: ['idempotency-key'],
+  streamEvents: ['last-event-id'],
 }
 
 /** The file field of each upload form: the one the upload page names. */
@@ -112,6 +126,8 @@ t.test('every operation is documented completely', async (t) => {
     'Customer',
     'CustomerRequest',
     'Deleted',
+    'Event',
+    'EventPage',
     'ExportRecord',
     'FieldError',
     'Problem',
@@ -119,7 +135,7 @@ t.test('every operation is documented completely', async (t) => {
     'ProductFeedback',
     'UploadReport',
   ])
-  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports', 'keys'])
+  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports', 'keys', 'events'])
 
   const operationIds = new Set<string>()
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
@@ -319,8 +335,11 @@ t.test('every pattern means the same with and without the `u` flag (Swagger UI c
     if (key === 'pattern') patterns.add(value)
     return value
   })
-  t.equal(patterns.size, 3, 'one-line text, multi-line text and dates')
+  t.equal(patterns.size, 6, 'one-line text, multi-line text, dates, Idempotency-Key, event types and Last-Event-ID')
   const samples = [
+    'customer.created,product.*',
+    'idem-\u00e9',
+    '42',
     'Ada',
     'Zoë 😀',
     'a\tb',

@@ -184,6 +184,15 @@ t.test('the Postman collection made from openapi.json runs against a live server
     'Bearer auth for the collection',
   )
   collection.variable = [...others, { key: 'baseUrl', value: base }, { key: 'bearerToken', value: TEST_KEY }]
+  // The event stream stays open until its client ends it, which newman never does (it would time
+  // out): it is left out of the run, and read as a client reads it in test/stream.test.ts.
+  const stream = keyOf('GET', '/api/stream/events')
+  for (const folder of collection.item) {
+    folder.item = folder.item?.filter(
+      (entry) =>
+        !entry.request || keyOf(entry.request.method, `/${(entry.request.url.path ?? []).join('/')}`) !== stream,
+    )
+  }
   const summary = await runCollection(collection)
 
   const seen = new Map<string, string[]>()
@@ -210,8 +219,8 @@ t.test('the Postman collection made from openapi.json runs against a live server
   }
   t.same(
     [...operations.keys()].filter((key) => !seen.has(key)),
-    [],
-    'every operation was executed',
+    [stream],
+    'every operation was executed but the stream',
   )
   t.same(
     summary.run.failures.map((failure) => `${failure.source?.name ?? '?'} at ${failure.at}: ${failure.error.message}`),
