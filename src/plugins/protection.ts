@@ -73,10 +73,16 @@ export default fp(
       },
     })
     // A saturated event loop answers 503 with Retry-After at once, instead of queueing more work.
+    const sampleInterval = Math.min(1000, Math.max(10, Math.floor(config.MAX_EVENT_LOOP_DELAY_MS / 2)))
+    const stalled = stallClock(sampleInterval)
+    app.addHook('onClose', async () => stalled.stop())
     await app.register(underPressure, {
       maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
-      sampleInterval: Math.min(1000, Math.max(10, Math.floor(config.MAX_EVENT_LOOP_DELAY_MS / 2))),
+      sampleInterval,
       pressureHandler: async (_request, _reply, type, value) => {
+        // A loop blocked through a whole sampling interval leaves no sample, which under-pressure
+        // reports as an infinite delay: the real stall, measured here, decides instead.
+        if (value === Number.POSITIVE_INFINITY && stalled.ms() <= config.MAX_EVENT_LOOP_DELAY_MS) return
         const detail = `The server is too busy to take this request (${type} ${Math.round(value ?? 0)}); try again shortly.`
         throw new HttpProblem(503, detail, undefined, { 'retry-after': '10' })
       },
@@ -86,6 +92,32 @@ export default fp(
   },
   { name: 'protection' },
 )
+
+/** How long a stall is remembered: about as long as under-pressure may go on reporting it. */
+const STALL_MEMORY_MS = 1000
+
+/**
+ * How long the event loop has been held up lately: the lateness of a timer ticking every
+ * `interval`, now or at its worst tick in the last STALL_MEMORY_MS (0 when the ticks come on time).
+ */
+function stallClock(interval: number) {
+  let last = performance.now()
+  let worst = { ms: 0, at: last }
+  const timer = setInterval(() => {
+    const now = performance.now()
+    const late = Math.max(0, now - last - interval)
+    if (late >= worst.ms || now - worst.at > STALL_MEMORY_MS) worst = { ms: late, at: now }
+    last = now
+  }, interval)
+  timer.unref()
+  return {
+    ms: () => {
+      const now = performance.now()
+      return Math.max(now - last - interval, now - worst.at <= STALL_MEMORY_MS ? worst.ms : 0)
+    },
+    stop: () => clearInterval(timer),
+  }
+}
 
 /**
  * A Redis client for the rate limit at `url`, disconnected when the app closes. It waits for its
