@@ -39,12 +39,20 @@ const ADMITTED: Record<string, number> = {
   uploadProducts: 415,
   listExportRecords: 200,
   listKeys: 200,
+  getEvents: 200,
 }
 const admittedStatus = (operationId: string) => ADMITTED[operationId] ?? 400
 
-/** Sends `operation` with `headers` and no parameters (the key is checked before anything else). */
+/**
+ * Sends `operation` with `headers` and no parameters (the key is checked before anything else). The
+ * event stream, which would stay open, gets a `Last-Event-ID` it refuses (400) once the key is admitted.
+ */
 const call = (app: TestApp, operation: { method: string; path: string }, headers: Record<string, string>) =>
-  app.injectAs({ method: operation.method.toUpperCase() as 'GET', url: operation.path, headers })
+  app.injectAs({
+    method: operation.method.toUpperCase() as 'GET',
+    url: operation.path,
+    headers: operation.path === '/api/stream/events' ? { ...headers, 'last-event-id': 'none' } : headers,
+  })
 
 t.test(
   'every operation names its role: reader for lookups, editor for changes and uploads, admin for exports',
@@ -77,6 +85,8 @@ t.test(
       addKey: 'admin',
       listKeys: 'admin',
       revokeKey: 'admin',
+      getEvents: 'reader',
+      streamEvents: 'reader',
     })
   },
 )
