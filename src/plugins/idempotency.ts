@@ -37,7 +37,9 @@ interface Claim {
   token: string
   /** Seals the stored answer: derived from the API key as sent, which the database never holds. */
   secret: Buffer
-  /** Whether the answer has been stored (or the claim given up): nothing is left to do when it is sent. */
+  /** Whether the change's transaction has written the answer (it holds once that transaction commits). */
+  answered: boolean
+  /** Whether nothing is left to do: the answer is stored, or the claim given up. */
   settled: boolean
   renewal: NodeJS.Timeout
 }
@@ -179,7 +181,7 @@ export async function claimIdempotencyKey(
 function hold(
   request: FastifyRequest,
   reply: FastifyReply,
-  { scope, key, token, secret }: Omit<Claim, 'settled' | 'renewal'>,
+  { scope, key, token, secret }: Omit<Claim, 'answered' | 'settled' | 'renewal'>,
 ): false {
   const { db, idempotency: options } = request.server
   const renew = () =>
@@ -194,7 +196,7 @@ function hold(
   const renewal = setInterval(() => void renew(), Math.max(1, Math.floor(options.leaseMs / 3)))
   renewal.unref()
   reply.raw.once('close', () => clearInterval(renewal))
-  claims.set(request, { scope, key, token, secret, settled: false, renewal })
+  claims.set(request, { scope, key, token, secret, answered: false, settled: false, renewal })
   request.writer.answer = (trx, result) => storeSuccess(trx, request, result)
   return false
 }
@@ -239,7 +241,7 @@ async function storeSuccess(trx: Db, request: FastifyRequest, result: unknown): 
       { 'retry-after': '1' },
     )
   }
-  claim.settled = true
+  claim.answered = true
 }
 
 /** After the answer: a failure's answer is stored too (it changed nothing), or the claim is given up. */
@@ -249,6 +251,9 @@ async function settle(request: FastifyRequest, reply: FastifyReply, payload: unk
   claim.settled = true
   clearInterval(claim.renewal)
   const status = reply.statusCode
+  // The change committed with its answer. (When its commit failed, the answer went with it: the 500
+  // below gives the claim up.)
+  if (claim.answered && !unstored(status)) return
   const { db } = request.server
   if (unstored(status) || typeof payload !== 'string') {
     await db
