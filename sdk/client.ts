@@ -18,6 +18,10 @@ export type ExportRecord = Schemas['ExportRecord']
 /** The RFC 9457 problem details every failure answers with (`application/problem+json`). */
 export type Problem = Schemas['Problem']
 export type FieldError = Schemas['FieldError']
+/** One change to a customer, product, feedback or ticket, as the change feed records it. */
+export type Event = Schemas['Event']
+/** A page of the change feed: its events in id order, and `next`, the `after` that asks for the page after it. */
+export type EventPage = Schemas['EventPage']
 
 export type CrmClient = Client<paths>
 

@@ -6,6 +6,7 @@ import t from 'tap'
 import ts from 'typescript'
 import { createCrmClient } from '../sdk/client.js'
 import { runFlows } from '../sdk/example.js'
+import { etagOf } from '../src/conditional.js'
 import { customerRecord, exactly, serve, tempFolder, TEST_KEY } from './helper.js'
 import { runProcess, runScript } from './process.js'
 
@@ -17,15 +18,34 @@ t.jobs = 5
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 const REQUEST_ID = /^urn:request:[0-9a-f-]{36}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/**
- * The account the example gives of its flows on a fresh server, step by step: its names carry
- * `tag`, and the ticket it opens is closed at `closed`.
- */
-const accountOf = (tag: string, closed: string) => [
+/** What differs from one run of the example to the next: what the account of a run names. */
+interface Run {
+  /** The mark on its names and e-mail addresses. */
+  tag: string
+  /** The Idempotency-Key it added the first customer with. */
+  key: string
+  /** The first customer's ETag as looked up, and after the change made with it. */
+  etag: string
+  updatedEtag: string
+  /** When it closed its ticket. */
+  closed: string
+}
+
+/** The account the example gives of its flows on a fresh server, step by step. */
+const accountOf = ({ tag, key, etag, updatedEtag, closed }: Run) => [
+  'The change feed ends at event #0',
   `Added customer #1: Ada Lovelace (${tag}) <ada.${tag}@example.com>, active`,
+  'Sent the same request again with its Idempotency-Key: 201, customer #1 replayed',
+  `Sent another request with that Idempotency-Key: 422 Unprocessable Entity: The Idempotency-Key ${key} was used ` +
+    'for another request (method, path, parameters or file); a key names one request. Send a new key for a new request.',
   `Found customer #1 by id: Ada Lovelace (${tag}), revenue 0`,
   `Found 1 customer(s) named "ADA LOVELACE (${tag.toUpperCase()})": #1`,
+  `Updated customer #1 with If-Match ${etag}: phone +44 20 7946 0958, ETag now ${updatedEtag}`,
+  `Updating customer #1 with the old ETag: 412 Precondition Failed: Customer 1 has changed since the ETag in ` +
+    `If-Match (${etag}): its ETag is now ${updatedEtag}. Nothing was changed; get it again and decide on what it holds now.`,
+  `Looked up customer #1 with If-None-Match ${updatedEtag}: 304, unchanged`,
   `Added customer #2: Grace Hopper (${tag}) <grace.${tag}@example.com>, active`,
   'Added product #1: Espresso machine, 249.99, owned by #1, warranty until 2026-02-28',
   'Transferred product #1 from customer #1 to #2',
@@ -35,6 +55,7 @@ const accountOf = (tag: string, closed: string) => [
   `Adding a customer with ADA.${tag.toUpperCase()}@EXAMPLE.COM again: 409 Conflict: A customer with the e-mail ` +
     `address ADA.${tag.toUpperCase()}@EXAMPLE.COM already exists (e-mail addresses ignore case).`,
   `Closing ticket #1 again: 409 Conflict: Ticket 1 was already closed at ${closed}; a closed ticket cannot be closed again.`,
+  "Customer #1's history since event #0: customer.created, customer.updated (phone)",
 ]
 
 /** One diagnostic as tsc prints it: file:line:column and the message. */
@@ -117,12 +138,56 @@ t.test('the example flows run through the generated client against a live server
     }),
     'first customer added',
   )
+  t.equal(report.feedStart, 0, 'a fresh server: the change feed was empty')
+
+  // Retrying safely: the same request with the same Idempotency-Key gets the first answer again.
+  t.match(report.idempotencyKey, UUID, 'a new UUID for a key')
+  t.equal(report.replayed, true, 'the second answer said Idempotent-Replayed: true')
+  t.same(report.retried, report.customer, 'and was the first one, word for word')
+  t.match(report.reusedKey.instance, REQUEST_ID)
+  t.same(
+    report.reusedKey,
+    {
+      type: 'about:blank',
+      status: 422,
+      title: 'Unprocessable Entity',
+      detail:
+        `The Idempotency-Key ${report.idempotencyKey} was used for another request (method, path, parameters or ` +
+        'file); a key names one request. Send a new key for a new request.',
+      instance: report.reusedKey.instance,
+    },
+    'the key with another body is a 422, read as problem details',
+  )
+
   t.same(report.foundById, report.customer, 'looked up by id: the same record')
   t.same(
     report.foundByName.map((customer) => customer.id),
     [report.customer.id],
     'looked up by name in capitals',
   )
+
+  // Editing without overwriting: If-Match with the ETag read, then the same ETag again once it is stale.
+  t.equal(report.etag, etagOf(report.foundById), 'the lookup by id carried the ETag of its record')
+  const updated = { ...report.customer, phone: '+44 20 7946 0958', updated: report.updated.updated }
+  t.same(report.updated, updated, 'changed with If-Match: the phone number set')
+  t.not(report.updated.updated, report.customer.updated, 'at a later time')
+  t.equal(report.updatedEtag, etagOf(report.updated), 'the change carried the new ETag')
+  t.not(report.updatedEtag, report.etag, 'which differs from the old one')
+  t.match(report.staleUpdate.instance, REQUEST_ID)
+  t.same(
+    report.staleUpdate,
+    {
+      type: 'about:blank',
+      status: 412,
+      title: 'Precondition Failed',
+      detail:
+        `Customer 1 has changed since the ETag in If-Match (${report.etag}): its ETag is now ${report.updatedEtag}. ` +
+        'Nothing was changed; get it again and decide on what it holds now.',
+      instance: report.staleUpdate.instance,
+    },
+    'a change with the stale ETag is a 412, read as problem details',
+  )
+  t.equal(report.notModified, 304, 'a lookup with If-None-Match and the current ETag: 304')
   t.same(
     report.recipient,
     customerRecord(2, report.recipient.created, {
@@ -189,21 +254,95 @@ t.test('the example flows run through the generated client against a live server
     },
     'closing the closed ticket again is a 409, read as problem details',
   )
-  t.same(lines, accountOf('sdk', closedAt), 'one line of account per step')
-  t.equal(lines.at(-1), accountOf('sdk', closedAt).at(-1), 'the account ends with the second 409')
+
+  // Following changes: the first customer's history, read from the feed after where it ended at the start.
+  const actor = { key: 'API_KEY', role: 'admin' }
+  const [created, changed] = report.feed
+  t.same(
+    report.feed.map((event) => event.type),
+    ['customer.created', 'customer.updated'],
+    "the first customer's history: added, then given a phone number (the retry, the 422 and the 412 made no event)",
+  )
+  t.same(
+    created,
+    {
+      id: created?.id,
+      type: 'customer.created',
+      time: report.customer.created,
+      entity: 'customer',
+      entityid: report.customer.id,
+      data: report.customer,
+      changes: null,
+      actor,
+      requestid: created?.requestid,
+      uploadid: null,
+    },
+    'customer.created: the customer as added',
+  )
+  t.same(
+    changed,
+    {
+      id: changed?.id,
+      type: 'customer.updated',
+      time: report.updated.updated,
+      entity: 'customer',
+      entityid: report.customer.id,
+      data: report.updated,
+      changes: { phone: { from: null, to: '+44 20 7946 0958' } },
+      actor,
+      requestid: changed?.requestid,
+      uploadid: null,
+    },
+    'customer.updated: the customer after the change, and what changed',
+  )
+  t.ok(
+    report.feedStart < Number(created?.id) && Number(created?.id) < Number(changed?.id),
+    'in id order, after the start',
+  )
+  t.match(created?.requestid, UUID, 'each made by a request of its own')
+  t.match(changed?.requestid, UUID)
+  t.not(created?.requestid, changed?.requestid)
+
+  const run = {
+    tag: 'sdk',
+    key: report.idempotencyKey,
+    etag: report.etag,
+    updatedEtag: report.updatedEtag,
+    closed: closedAt,
+  }
+  t.same(lines, accountOf(run), 'one line of account per step')
+  t.equal(lines.at(-1), accountOf(run).at(-1), "the account ends with the first customer's history")
 
   // What is stored, read through the API and straight from the database.
   const crm = createCrmClient(base, TEST_KEY)
   const stored = await crm.GET('/api/get/product', { params: { query: { customerid: report.recipient.id } } })
   t.same(stored.data, [report.transferred], "the product is listed among the second customer's")
-  const customers = await app.db.selectFrom('customers').select(['id', 'email']).orderBy('id').execute()
+  const customers = await app.db
+    .selectFrom('customers')
+    .select(['id', 'email', 'phone', 'status', 'optchat'])
+    .orderBy('id')
+    .execute()
   t.same(
     customers,
     [
-      { id: 1, email: 'ada.sdk@example.com' },
-      { id: 2, email: 'grace.sdk@example.com' },
+      { id: 1, email: 'ada.sdk@example.com', phone: '+44 20 7946 0958', status: 'active', optchat: 0 },
+      { id: 2, email: 'grace.sdk@example.com', phone: null, status: 'active', optchat: 0 },
     ],
-    'two customers: the duplicate was not stored',
+    'two customers: neither the retry, nor the reused key, nor the duplicate was stored; the stale change was not made',
+  )
+  const events = await crm.GET('/api/get/events', { params: { query: { after: report.feedStart } } })
+  t.same(
+    events.data?.events.map((event) => `${event.type} #${event.entityid}`),
+    [
+      'customer.created #1',
+      'customer.updated #1',
+      'customer.created #2',
+      'product.created #1',
+      'product.transferred #1',
+      'ticket.opened #1',
+      'ticket.closed #1',
+    ],
+    'the whole feed: one event per change the flows made, and none for the answers that changed nothing',
   )
   const product = await app.db.selectFrom('products').select(['customerid']).where('id', '=', 1).executeTakeFirst()
   t.same(product, { customerid: 2 }, 'the product belongs to the second customer')
@@ -220,7 +359,9 @@ t.test('the example fails loudly on an unexpected status, naming the step', asyn
   await t.rejects(
     runFlows(`${base}/nowhere`, TEST_KEY),
     {
-      message: exactly('add customer: expected status 201, got 404: No route matches POST /nowhere/api/add/customer.'),
+      message: exactly(
+        'find the end of the change feed: expected status 200, got 404: No route matches GET /nowhere/api/get/events.',
+      ),
     },
     'no such endpoint: rejected',
   )
@@ -235,13 +376,21 @@ t.test('the example runs from the command line, printing each step', async (t) =
   t.same(await succeeding.ended, { code: 0, signal: null }, 'all flows passed: exit code 0')
   t.equal(succeeding.stderr(), '', 'nothing on standard error')
   const lines = stdout.trimEnd().split('\n')
-  // The run marks its records with a tag of its own (the time it started), and closes its ticket when it can.
-  const tag = /^ {2}Added customer #1: Ada Lovelace \((\w+)\)/.exec(lines[1] ?? '')?.[1] ?? '(no tag)'
-  const closedAt = /^ {2}Closed ticket #1 at (\S+),/m.exec(stdout)?.[1] ?? '(not closed)'
-  const account = accountOf(tag, closedAt).map((line) => `  ${line}`)
+  // The run marks its records with a tag of its own (the time it started), adds its first customer with a key of
+  // its own, and closes its ticket when it can.
+  const found = (pattern: RegExp) => pattern.exec(stdout)?.[1] ?? `(not found: ${pattern.source})`
+  const run = {
+    tag: found(/^ {2}Added customer #1: Ada Lovelace \((\w+)\)/m),
+    key: found(/^ {2}Sent another request with that Idempotency-Key: 422 .* The Idempotency-Key (\S+) /m),
+    etag: found(/^ {2}Updated customer #1 with If-Match (\S+):/m),
+    updatedEtag: found(/^ {2}Updated customer #1 .*, ETag now (\S+)$/m),
+    closed: found(/^ {2}Closed ticket #1 at (\S+),/m),
+  }
+  t.match(run.key, UUID, 'a new UUID for the Idempotency-Key')
+  const account = accountOf(run).map((line) => `  ${line}`)
   t.equal(lines[0], `Running the CRM flows against ${base}`, 'names the server first')
   t.equal(lines[1], account[0], 'then each step')
-  t.equal(lines.length, 13, 'eleven steps between the first and last lines')
+  t.equal(lines.length, 20, 'eighteen steps between the first and last lines')
   t.equal(lines.at(-1), 'Every flow answered as expected.', 'and the outcome last')
   t.same(lines, [`Running the CRM flows against ${base}`, ...account, 'Every flow answered as expected.'])
 
@@ -249,6 +398,6 @@ t.test('the example runs from the command line, printing each step', async (t) =
   t.equal(failing.stdout(), `Running the CRM flows against ${base}/nowhere\n`)
   t.equal(
     failing.stderr(),
-    'Failed: add customer: expected status 201, got 404: No route matches POST /nowhere/api/add/customer.\n',
+    'Failed: find the end of the change feed: expected status 200, got 404: No route matches GET /nowhere/api/get/events.\n',
   )
 })
