@@ -22,6 +22,7 @@ export class Feed {
   #poll: NodeJS.Timeout | undefined
   #newest = 0
   #polling = false
+  #closed = false
 
   constructor(private readonly newest: () => Promise<number>) {}
 
@@ -30,8 +31,20 @@ export class Feed {
     for (const listener of this.#listeners) listener.wake()
   }
 
-  /** Adds a stream; the returned function removes it. The poll runs while any stream is open. */
+  /** Whether the server is closing: no stream may start. */
+  get closed() {
+    return this.#closed
+  }
+
+  /**
+   * Adds a stream; the returned function removes it. The poll runs while any stream is open. A
+   * stream that comes once the server is closing is ended at once.
+   */
   listen(listener: Listener): () => void {
+    if (this.#closed) {
+      listener.end()
+      return () => undefined
+    }
     this.#listeners.add(listener)
     this.#poll ??= setInterval(() => void this.#check(), POLL_MS)
     return () => {
@@ -45,6 +58,7 @@ export class Feed {
 
   /** Ends every open stream (the server is closing). */
   endAll() {
+    this.#closed = true
     for (const listener of [...this.#listeners]) listener.end()
   }
 
