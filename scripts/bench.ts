@@ -1,10 +1,22 @@
 // `npm run bench`: upload speed and memory of the built server, against bare baselines measured in the same run;
 // `npm run bench pg`: the same on PostgreSQL, and request throughput on SQLite and PostgreSQL;
-// `npm run bench writes`: request throughput alone, on SQLite and PostgreSQL, one instance each.
-import { type ChildProcess, spawn } from 'node:child_process'
+// `npm run bench writes`: request throughput alone, on SQLite and PostgreSQL, one instance each;
+// `npm run bench feed-cost`: what the change feed costs adding and updating customers, against the build before it.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createWriteStream, mkdtempSync, openAsBlob, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  openAsBlob,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { Agent, createServer, request as httpRequest } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
@@ -77,12 +89,13 @@ const AUTH = { authorization: `Bearer ${KEY}` }
 const sqliteFile = (name: string) => join(work, `${name}.sqlite`)
 
 /**
- * Starts the server on `databaseUrl` (a SQLite file, or a PostgreSQL URL) with `env` added to its
- * environment, and waits until it listens; a server that does not start is stopped.
+ * Starts the server built in `build` (the project's folder, or another build's) on `databaseUrl` (a
+ * SQLite file, or a PostgreSQL URL) with `env` added to its environment, and waits until it listens;
+ * a server that does not start is stopped.
  */
-async function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<Server> {
+async function startServer(databaseUrl: string, env: Record<string, string> = {}, build = root): Promise<Server> {
   const child = spawn(process.execPath, ['dist/src/server.js'], {
-    cwd: root,
+    cwd: build,
     env: {
       PATH: process.env.PATH,
       PORT: '0',
@@ -395,16 +408,20 @@ async function withSchema<T>(name: string, task: (url: string) => Promise<T>): P
   }
 }
 
-/** Runs `task` with `count` servers on `databaseUrl`, started one after another, and stops every one started. */
+/**
+ * Runs `task` with `count` servers of the build in `build` on `databaseUrl`, started one after
+ * another, and stops every one started.
+ */
 async function withServers<T>(
   count: number,
   databaseUrl: string,
   env: Record<string, string>,
   task: (servers: Server[]) => Promise<T>,
+  build = root,
 ): Promise<T> {
   const servers: Server[] = []
   try {
-    for (let i = 0; i < count; i++) servers.push(await startServer(databaseUrl, env))
+    for (let i = 0; i < count; i++) servers.push(await startServer(databaseUrl, env, build))
     return await task(servers)
   } finally {
     for (const server of servers) await stopServer(server)
@@ -649,18 +666,18 @@ const runLoad = (url: string, route: Route, ids: number[], seconds: number) =>
   autocannon({ url, connections: LOAD_CONNECTIONS, duration: seconds, requests: [loadRequest(route, ids)] })
 
 /**
- * Every route's load run against `servers`, in turn: the one directly, or two through a round-robin
+ * The load runs of `routes` against `servers`, in turn: the one directly, or two through a round-robin
  * proxy, after a warm-up run of reads; the customers read and updated are LOAD_CUSTOMERS added first.
  */
-async function loadRuns(servers: Server[]): Promise<Record<Route, LoadResult>> {
+async function loadRuns<R extends Route>(servers: Server[], routes: readonly R[]): Promise<Record<R, LoadResult>> {
   const proxy = servers.length > 1 ? await startProxy(servers.map((server) => server.url)) : undefined
   try {
     const url = proxy?.url ?? servers[0]!.url
     const ids = []
     for (let i = 0; i < LOAD_CUSTOMERS; i++) ids.push(await addCustomer(url))
     await runLoad(url, 'get', ids, WARM_UP_SECONDS)
-    const runs = {} as Record<Route, LoadResult>
-    for (const route of ROUTES) runs[route] = await runLoad(url, route, ids, LOAD_SECONDS)
+    const runs = {} as Record<R, LoadResult>
+    for (const route of routes) runs[route] = await runLoad(url, route, ids, LOAD_SECONDS)
     return runs
   } finally {
     await proxy?.close()
@@ -687,10 +704,11 @@ function loadResult(name: string, load: LoadResult, sqlite?: LoadResult) {
  * in Redis, behind a round-robin proxy.
  */
 async function requestThroughput(proxied: boolean) {
-  const sqlite = await withServers(1, sqliteFile('load'), LOAD_ENV, loadRuns)
-  const postgres = await withSchema('load', (url) => withServers(1, url, LOAD_ENV, loadRuns))
+  const everyRoute = (servers: Server[]) => loadRuns(servers, ROUTES)
+  const sqlite = await withServers(1, sqliteFile('load'), LOAD_ENV, everyRoute)
+  const postgres = await withSchema('load', (url) => withServers(1, url, LOAD_ENV, everyRoute))
   const redis = { ...LOAD_ENV, REDIS_URL: 'redis://127.0.0.1:6379' }
-  const two = proxied ? await withSchema('load_proxied', (url) => withServers(2, url, redis, loadRuns)) : undefined
+  const two = proxied ? await withSchema('load_proxied', (url) => withServers(2, url, redis, everyRoute)) : undefined
   const title = `, ${LOAD_CONNECTIONS} connections × ${LOAD_SECONDS} s`
   for (const route of ROUTES) {
     const name = `${ROUTE_NAMES[route]}${title}`
@@ -708,6 +726,120 @@ async function postgresMeasures() {
   await requestThroughput(true)
 }
 
+// ---- the change feed's cost ----
+
+/**
+ * The last commit before the change feed and idempotency keys (ab5a626): the build whose writes the
+ * feed's cost is measured against. BENCH_BASELINE_REF names another commit, tag or branch.
+ */
+const FEED_BASELINE = '1bfd69f'
+
+/** The routes the feed adds to: each change writes one more row, an event, in its transaction. */
+const FEED_ROUTES = ['add', 'update'] as const satisfies Route[]
+
+/** The rounds of the feed's cost: each runs the build before the feed, then the current one. */
+const FEED_ROUNDS = 2
+
+/** Runs `command` with `args` in `cwd` and gives what it printed; a failure throws with its output. */
+function run(command: string, args: string[], cwd: string): string {
+  const { status, stdout, stderr, error } = spawnSync(command, args, { cwd, encoding: 'utf8' })
+  if (error) throw error
+  if (status !== 0) throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${stdout}${stderr}`)
+  return stdout.trim()
+}
+
+/** Whether `path` is a symbolic link (not what it points to). */
+const isLink = (path: string) => lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false
+
+/**
+ * Runs `task` with the folder of a build of `ref`: a git worktree of it in the system's temporary
+ * folder (reused if it is there), with a link to the project's node_modules, built by `npm run build`;
+ * the link and the worktree are removed afterwards, whatever happens.
+ */
+async function withBuildOf<T>(ref: string, task: (build: string) => Promise<T>): Promise<T> {
+  const commit = run('git', ['rev-parse', '--verify', '--short', `${ref}^{commit}`], root)
+  const folder = join(tmpdir(), `crm-bench-build-${commit}`)
+  const modules = join(folder, 'node_modules')
+  if (!existsSync(folder)) run('git', ['worktree', 'add', '--force', '--detach', folder, commit], root)
+  try {
+    if (!isLink(modules)) symlinkSync(join(root, 'node_modules'), modules, 'dir')
+    run('npm', ['run', 'build'], folder)
+    return await task(folder)
+  } finally {
+    if (isLink(modules)) unlinkSync(modules)
+    run('git', ['worktree', 'remove', '--force', folder], root)
+  }
+}
+
+/** The databases the feed's cost is measured on, one instance each. */
+type Engine = 'SQLite' | 'PostgreSQL'
+
+/** Runs `task` with the URL of a new, empty database named `name`: a SQLite file, or a PostgreSQL schema. */
+const withDatabase = <T>(engine: Engine, name: string, task: (url: string) => Promise<T>) =>
+  engine === 'SQLite' ? task(sqliteFile(name)) : withSchema(name, task)
+
+type WriteRuns = Record<(typeof FEED_ROUTES)[number], LoadResult>
+
+/**
+ * FEED_ROUNDS of the write routes' load runs on `engine`, alternating the build in `before` and the
+ * current one, each on a fresh database: the runs of each build, in order.
+ */
+async function alternatingWriteRuns(engine: Engine, before: string) {
+  const runs: Record<'before' | 'on', WriteRuns[]> = { before: [], on: [] }
+  for (let round = 1; round <= FEED_ROUNDS; round++) {
+    for (const [build, folder] of [
+      ['before', before],
+      ['on', root],
+    ] as const) {
+      const writes = (servers: Server[]) => loadRuns(servers, FEED_ROUTES)
+      const database = (url: string) => withServers(1, url, LOAD_ENV, writes, folder)
+      runs[build].push(await withDatabase(engine, `feed_${build}_${round}`, database))
+    }
+  }
+  return runs
+}
+
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length
+
+/** Load runs in short: their mean requests/s, each round's, and their mean p50 and p99. */
+function describeLoads(loads: LoadResult[]) {
+  const rates = loads.map((load) => load.requests.average)
+  const ms = (pick: (load: LoadResult) => number) => `${Number(mean(loads.map(pick)).toFixed(1))} ms`
+  const failed = loads.reduce((sum, load) => sum + load.non2xx + load.errors, 0)
+  const text =
+    `${Math.round(mean(rates)).toLocaleString('en')} req/s ` +
+    `(rounds ${rates.map((rate) => Math.round(rate).toLocaleString('en')).join(' / ')}; ` +
+    `p50 ${ms((load) => load.latency.p50)}, p99 ${ms((load) => load.latency.p99)}` +
+    `${failed > 0 ? `; ${failed} non-2xx or errors` : ''})`
+  return { rate: mean(rates), text, failed }
+}
+
+/**
+ * The cost of the change feed on adding and updating customers, on SQLite and PostgreSQL, one
+ * instance each: the current build against the one of BENCH_BASELINE_REF or FEED_BASELINE, their
+ * load runs alternating in this one run; the ratio is reported, not gated.
+ */
+async function feedCost() {
+  const ref = process.env.BENCH_BASELINE_REF ?? FEED_BASELINE
+  await withBuildOf(ref, async (before) => {
+    for (const engine of ['SQLite', 'PostgreSQL'] as const) {
+      const runs = await alternatingWriteRuns(engine, before)
+      for (const route of FEED_ROUTES) {
+        const on = describeLoads(runs.on.map((writes) => writes[route]))
+        const off = describeLoads(runs.before.map((writes) => writes[route]))
+        results.push({
+          name:
+            `${ROUTE_NAMES[route]}, ${engine}, ${LOAD_CONNECTIONS} connections × ${LOAD_SECONDS} s, ` +
+            `mean of ${FEED_ROUNDS} alternating rounds: the change feed's cost`,
+          value: `feed on ${on.text} vs before (${ref}) ${off.text}: ×${(on.rate / off.rate).toFixed(2)}`,
+          target: 'no errors on either: non-2xx = 0; the ratio is reported',
+          pass: on.failed === 0 && off.failed === 0,
+        })
+      }
+    }
+  })
+}
+
 try {
   const only = process.argv[2]
   if (!only || only === 'csv') await csvThroughput()
@@ -718,6 +850,7 @@ try {
   if (!only || only === 'export-memory') await exportMemory()
   if (!only || only === 'pg') await postgresMeasures()
   if (only === 'writes') await requestThroughput(false)
+  if (!only || only === 'feed-cost') await feedCost()
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
