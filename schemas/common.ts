@@ -197,6 +197,7 @@ export const DeletedSchema = Type.Object(
   { deleted: Type.Array(Id, { description: 'The ids of the deleted records.', examples: [[1]] }) },
   { $id: 'Deleted', description: 'What a delete removed.' },
 )
+export type Deleted = Static<typeof DeletedSchema>
 
 /** Shared schemas, added once at the root and named by `$id` in the OpenAPI components. */
 export const sharedSchemas: TSchema[] = [FieldErrorSchema, ProblemSchema, DeletedSchema]

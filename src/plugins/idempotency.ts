@@ -218,14 +218,15 @@ function replay(reply: FastifyReply, row: IdempotencyKeyRow, secret: Buffer): tr
 /** Stores the answer of a change that succeeded, in its transaction: only while this request still holds the key. */
 async function storeSuccess(trx: Db, request: FastifyRequest, result: unknown): Promise<void> {
   const claim = claims.get(request)!
-  const success = request.routeOptions.config.success ?? { status: 200, etag: false }
+  const { success = { status: 200, etag: false }, present } = request.routeOptions.config
+  const answer = present?.(request, result) ?? { type: 'application/json; charset=utf-8', body: JSON.stringify(result) }
   const stored = await trx
     .updateTable('idempotency_keys')
     .set({
       status: success.status,
-      contenttype: 'application/json; charset=utf-8',
+      contenttype: answer.type,
       etag: success.etag ? etagOf(result as object) : null,
-      body: seal(claim.secret, JSON.stringify(result)),
+      body: seal(claim.secret, answer.body),
     })
     .where('scope', '=', claim.scope)
     .where('key', '=', claim.key)
@@ -290,6 +291,11 @@ declare module 'fastify' {
     claimsIdempotencyKey?: boolean
     /** A route that changes data: what it answers when it succeeds (set for every such route). */
     success?: Success
+    /**
+     * How the result of a change becomes the answer's body, when that is not its JSON (an upload's
+     * report as a page): the answer stored for retries is the one sent.
+     */
+    present?: (request: FastifyRequest, result: unknown) => { type: string; body: string } | undefined
   }
   interface FastifyRequest {
     /** Who makes the changes of a request that changes data, and what its transaction must store besides. */

@@ -172,7 +172,7 @@ const customers: FastifyPluginAsyncTypebox = async (app) => {
       },
       handler: async (request) => {
         const { id } = (parameters === 'body' ? request.body : request.query) as Static<typeof CustomerIdSchema>
-        return { deleted: await deleteCustomer(app.db, id, request.writer, request.headers['if-match']) }
+        return deleteCustomer(app.db, id, request.writer, request.headers['if-match'])
       },
     })
   }

@@ -167,13 +167,11 @@ const products: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { body } = request
       const by = oneOf(body, ['id', 'customerid'])
-      return {
-        deleted: await deleteProducts(
-          app.db,
-          by === 'id' ? { id: body.id!, ifMatch: request.headers['if-match'] } : { customerid: body.customerid! },
-          request.writer,
-        ),
-      }
+      return deleteProducts(
+        app.db,
+        by === 'id' ? { id: body.id!, ifMatch: request.headers['if-match'] } : { customerid: body.customerid! },
+        request.writer,
+      )
     },
   )
 }

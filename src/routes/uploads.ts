@@ -45,9 +45,13 @@ const discarding = (file: ReceivedFile) => async (error: unknown) => {
   throw error
 }
 
+/** A report as a page, for a client that prefers HTML (a browser); JSON otherwise. */
+const reportAsPage = (request: FastifyRequest, report: unknown) =>
+  prefersHtml(request) ? { type: 'text/html; charset=utf-8', body: reportPage(report as UploadReport) } : undefined
+
 function sendReport(request: FastifyRequest, reply: FastifyReply, report: UploadReport) {
-  if (prefersHtml(request)) return reply.type('text/html; charset=utf-8').send(reportPage(report))
-  return reply.send(report)
+  const page = reportAsPage(request, report)
+  return page ? reply.type(page.type).send(page.body) : reply.send(report)
 }
 
 /**
@@ -167,13 +171,19 @@ const uploads: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { con
 
   app.post(
     '/upload/customers',
-    { config: { html: true, role: 'editor', claimsIdempotencyKey: true }, schema: uploadCustomersSchema },
+    {
+      config: { html: true, role: 'editor', claimsIdempotencyKey: true, present: reportAsPage },
+      schema: uploadCustomersSchema,
+    },
     (request, reply) => upload(request, reply, 'customers', request.query.mode),
   )
 
   app.post(
     '/upload/products',
-    { config: { html: true, role: 'editor', claimsIdempotencyKey: true }, schema: uploadProductsSchema },
+    {
+      config: { html: true, role: 'editor', claimsIdempotencyKey: true, present: reportAsPage },
+      schema: uploadProductsSchema,
+    },
     (request, reply) => upload(request, reply, 'products'),
   )
 

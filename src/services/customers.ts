@@ -1,6 +1,6 @@
 // Customer queries. Each takes the database (or a transaction) first; transactions start here.
 import type { ExpressionBuilder } from 'kysely'
-import type { Page } from '../../schemas/common.js'
+import type { Deleted, Page } from '../../schemas/common.js'
 import type { CreateCustomer, Customer, UpdateCustomer } from '../../schemas/customer.js'
 import type { CustomerRow, CustomerRowUpdate, Database } from '../../schemas/database.js'
 import { type Db, isUniqueViolation } from '../db/connect.js'
@@ -160,7 +160,7 @@ export async function updateCustomer(
  * products are assigned to them: those are unassigned or deleted first, on purpose. With `ifMatch`
  * (the request's If-Match), only if it holds for the customer as they are (412 otherwise).
  */
-export async function deleteCustomer(db: Db, id: number, by: Writer, ifMatch?: string): Promise<number[]> {
+export async function deleteCustomer(db: Db, id: number, by: Writer, ifMatch?: string): Promise<Deleted> {
   return change(db, by, async (trx) => {
     const customer = await getCustomer(trx, id)
     assertIfMatch(ifMatch, customer, `Customer ${id}`)
@@ -195,6 +195,6 @@ export async function deleteCustomer(db: Db, id: number, by: Writer, ifMatch?: s
       ...tickets.map((row) => deletedEvent('ticket', toTicket(row))),
       deletedEvent('customer', customer),
     ])
-    return [id]
+    return { deleted: [id] }
   })
 }

@@ -1,5 +1,5 @@
 // Product queries. Each takes the database (or a transaction) first; transactions start here.
-import type { Page } from '../../schemas/common.js'
+import type { Deleted, Page } from '../../schemas/common.js'
 import type { ProductRow } from '../../schemas/database.js'
 import type { CreateProduct, ImportProduct, Product, UpdateProduct } from '../../schemas/product.js'
 import type { Db } from '../db/connect.js'
@@ -136,7 +136,7 @@ export async function deleteProducts(
   db: Db,
   which: { id: number; ifMatch?: string | undefined } | { customerid: number },
   by: Writer,
-): Promise<number[]> {
+): Promise<Deleted> {
   return change(db, by, async (trx) => {
     if ('customerid' in which) {
       await assertCustomerExists(trx, which.customerid)
@@ -161,6 +161,6 @@ export async function deleteProducts(
       now(),
       products.map((product) => deletedEvent('product', product)),
     )
-    return products.map((product) => product.id)
+    return { deleted: products.map((product) => product.id) }
   })
 }
