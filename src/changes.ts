@@ -27,15 +27,19 @@ export interface Writer extends Author {
 export const SERVER: Writer = { actor: null, requestid: null }
 
 /**
- * Runs `work` in a transaction and, last in it, stores the answer `by` asks for; every change to
+ * Runs `work` in a transaction (or in the caller's) and, last in it, stores the answer `by` asks for; every change to
  * customers, products, feedback and tickets goes through here, its events recorded inside `work`.
  */
 export async function change<T>(db: Db, by: Writer, work: (trx: Db) => Promise<T>): Promise<T> {
-  const result = await db.transaction().execute(async (trx) => {
+  const inTransaction = async (trx: Db) => {
     const done = await work(trx)
     await by.answer?.(trx, done)
     return done
-  })
+  }
+  // Inside a caller's transaction (the first admin key, made with the check that there is none),
+  // the change is part of it, and commits with it.
+  if (db.isTransaction) return inTransaction(db)
+  const result = await db.transaction().execute(inTransaction)
   by.committed?.()
   return result
 }

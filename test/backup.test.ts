@@ -52,6 +52,12 @@ const OTHER_ROWS = {
 const otherRows = Object.entries(OTHER_ROWS)
   .map(([table, count]) => `${table} ${count}`)
   .join(', ')
+/** The change feed's rows in a copy holding `customers`: one event for each customer added through the API. */
+const feedRows = (customers: number) => ({ events: customers - SEEDED_CUSTOMERS, idempotency_keys: 0 })
+const feedRowsText = (customers: number) =>
+  Object.entries(feedRows(customers))
+    .map(([table, count]) => `${table} ${count}`)
+    .join(', ')
 
 /** "1 restart", "3 restarts". */
 const restartsOf = (count: number) => (count === 1 ? '1 restart' : `${count} restarts`)
@@ -233,7 +239,7 @@ t.test('backups of the live database while the API writes to it, and a restore f
     const count = checkBackup(t, inProcess, live, { atLeast: beforeInProcess, atMost: after })
     t.equal(result.file, inProcess, 'the result names the backup file')
     t.equal(result.rows.customers, count, 'it counts the customers of the copy')
-    t.same(result.rows, { customers: count, ...OTHER_ROWS }, 'and the rows of the other tables')
+    t.same(result.rows, { customers: count, ...OTHER_ROWS, ...feedRows(count) }, 'and the rows of the other tables')
     t.equal(result.bytes, result.pages * result.pageSize, 'its size is its pages')
     const files = readdirSync(join(dir, 'backups'))
     t.same(files, ['cli.sqlite', 'in-process.sqlite'], 'no temporary file or journal is left beside the backups')
@@ -241,7 +247,7 @@ t.test('backups of the live database while the API writes to it, and a restore f
       describeBackup(result),
       `Backed up ${live} to ${inProcess}: ${result.bytes} bytes, ${result.pages} pages of 4096 bytes, ` +
         `${Math.round(result.milliseconds)} ms (${restartsOf(result.restarts)} for writes), ` +
-        `integrity ok, foreign keys ok; rows: customers ${count}, ${otherRows}`,
+        `integrity ok, foreign keys ok; rows: customers ${count}, ${otherRows}, ${feedRowsText(count)}`,
       'the line printed names the file, its size, pages, time and the rows per table',
     )
   })
@@ -255,7 +261,7 @@ t.test('backups of the live database while the API writes to it, and a restore f
     const line = new RegExp(
       `^Backed up ${escapeRegExp(live)} to ${escapeRegExp(cli)}: (\\d+) bytes, (\\d+) pages of 4096 bytes, ` +
         `\\d+ ms \\((1 restart|\\d+ restarts) for writes\\), integrity ok, foreign keys ok; ` +
-        `rows: customers ${count}, ${otherRows}\n$`,
+        `rows: customers ${count}, ${otherRows}, ${feedRowsText(count)}\n$`,
     )
     t.match(command.stdout(), line, 'it prints one line: the file, its size, pages, time and the rows per table')
     const [, bytes, pages] = line.exec(command.stdout()) ?? []

@@ -18,6 +18,10 @@ t.test('defaults when nothing is set (or a variable is empty)', async (t) => {
     HEADERS_TIMEOUT_MS: 10_000,
     REQUEST_TIMEOUT_MS: 600_000,
     KEEP_ALIVE_TIMEOUT_MS: 72_000,
+    IDEMPOTENCY_TTL_HOURS: 24,
+    IDEMPOTENCY_LEASE_MS: 30_000,
+    EVENT_RETENTION_DAYS: 90,
+    STREAM_HEARTBEAT_MS: 10_000,
     LOG_LEVEL: 'info',
   })
   t.same(loadConfig({ PORT: '', LOG_LEVEL: '' }), loadConfig({}))
@@ -40,6 +44,10 @@ t.test('values from the environment, converted to their types; other variables i
       HEADERS_TIMEOUT_MS: '5000',
       REQUEST_TIMEOUT_MS: '900000',
       KEEP_ALIVE_TIMEOUT_MS: '65000',
+      IDEMPOTENCY_TTL_HOURS: '48',
+      IDEMPOTENCY_LEASE_MS: '5000',
+      EVENT_RETENTION_DAYS: '0',
+      STREAM_HEARTBEAT_MS: '15000',
     }),
     {
       PORT: 8080,
@@ -55,6 +63,10 @@ t.test('values from the environment, converted to their types; other variables i
       HEADERS_TIMEOUT_MS: 5000,
       REQUEST_TIMEOUT_MS: 900_000,
       KEEP_ALIVE_TIMEOUT_MS: 65_000,
+      IDEMPOTENCY_TTL_HOURS: 48,
+      IDEMPOTENCY_LEASE_MS: 5000,
+      EVENT_RETENTION_DAYS: 0,
+      STREAM_HEARTBEAT_MS: 15_000,
     },
   )
 })
