@@ -311,7 +311,7 @@ const KEY_REUSED = 'This `Idempotency-Key` was sent before with another request 
  * 422 of its `Idempotency-Key`.
  */
 export function problemResponses(
-  extra: Partial<Record<403 | 404 | 409 | 412 | 413 | 415, string>> = {},
+  extra: Partial<Record<400 | 403 | 404 | 409 | 412 | 413 | 415, string>> = {},
   { html = false, change = false } = {},
 ) {
   const responses: Record<number, ReturnType<typeof problemResponse>> = {}

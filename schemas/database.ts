@@ -9,6 +9,7 @@ import type { UploadReportRowSchema } from './upload.js'
 import type { ExportRecordRowSchema } from './export.js'
 import type { ApiKeyRowSchema } from './key.js'
 import type { EventRowSchema, IdempotencyKeyRowSchema } from './event.js'
+import type { AttemptRowSchema, DeliveryRowSchema, WebhookRowSchema } from './webhook.js'
 
 /** A table's columns from its row schema; the `id` the database assigns is `Generated`. */
 type Table<S extends TObject> = { [K in keyof Static<S>]: K extends 'id' ? Generated<Static<S>[K]> : Static<S>[K] }
@@ -24,6 +25,9 @@ export interface Database {
   api_keys: Table<typeof ApiKeyRowSchema>
   events: Table<typeof EventRowSchema>
   idempotency_keys: Table<typeof IdempotencyKeyRowSchema>
+  webhooks: Table<typeof WebhookRowSchema>
+  webhook_deliveries: Table<typeof DeliveryRowSchema>
+  webhook_attempts: Table<typeof AttemptRowSchema>
 }
 
 export type CustomerRow = Selectable<Database['customers']>
@@ -37,3 +41,5 @@ export type TicketRow = Selectable<Database['customer_requests']>
 export type EventRow = Selectable<Database['events']>
 export type NewEventRow = Insertable<Database['events']>
 export type IdempotencyKeyRow = Selectable<Database['idempotency_keys']>
+export type WebhookRow = Selectable<Database['webhooks']>
+export type DeliveryRow = Selectable<Database['webhook_deliveries']>

@@ -165,3 +165,51 @@ export const event = {
 } as const
 export const eventsAfter = { after: 3, limit: 1 } as const
 export const eventPage = { events: [event], next: 4 } as const
+
+/** Grace adds a webhook for the shop's system, which takes customer events and closed tickets. */
+export const newWebhook = {
+  url: 'https://hooks.example.com/crm',
+  types: ['customer.*', 'ticket.closed'],
+  description: 'Sync to the shop',
+} as const
+export const webhook = {
+  id: 1,
+  ...newWebhook,
+  enabled: true,
+  disabledreason: null,
+  created: at(13),
+  updated: at(13),
+} as const
+export const createdWebhook = { ...webhook, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7Qd3YyT4Kjg=' } as const
+export const webhookChange = { id: 1, types: ['customer.*', 'ticket.*'] } as const
+export const webhookId = { id: 1 } as const
+export const changedWebhook = { ...webhook, ...webhookChange, updated: at(14) } as const
+export const rotatedWebhook = {
+  ...changedWebhook,
+  secret: 'whsec_b3JJ0Fq9w2pQ6k1yXv8s4tZ7mN5cR0aE3hL9uJ2dG6o=',
+} as const
+/** Its delivery log: event 9 failed once (the receiver was down), then went through. */
+export const attempts = [
+  {
+    eventid: 9,
+    attempt: 2,
+    time: at(16),
+    status: 'delivered',
+    code: 204,
+    duration_ms: 41,
+    error: null,
+    next_attempt: null,
+  },
+  {
+    eventid: 9,
+    attempt: 1,
+    time: at(15),
+    status: 'pending',
+    code: 503,
+    duration_ms: 12,
+    error: 'HTTP 503',
+    next_attempt: at(16),
+  },
+] as const
+export const redeliveryRequest = { id: 1, eventid: 9 } as const
+export const redelivery = { ...redeliveryRequest, next_attempt: at(17) } as const

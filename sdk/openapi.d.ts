@@ -588,6 +588,160 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/add/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a webhook
+         * @description Events of the `types` it takes (every type when not given) that happen from now on are POSTed to `url`. The answer holds the signing secret, this once.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        post: operations["addWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/get/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the webhooks
+         * @description Every webhook, oldest first, disabled ones too; never their secrets.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/update/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change a webhook
+         * @description Sets what is given of `url`, `types`, `description` and `enabled`. `enabled: true` starts a webhook the server disabled again.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        post: operations["updateWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/delete/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete a webhook
+         * @description Deletes the webhook, its deliveries still to come and its log.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        post: operations["deleteWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rotate/webhook/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook's secret
+         * @description Makes a new secret, shown this once. For 24 hours deliveries are signed with both, the old one and the new, so that the receiver can change over; then with the new one only.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/get/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a webhook's delivery log
+         * @description Every attempt at delivering to the webhook, newest first, at most `limit`.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        get: operations["getWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/redeliver/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an event to a webhook again
+         * @description Sends the event to the webhook again, now, with the same `webhook-id`: delivered or not before, and retried as any delivery is when it fails.
+         *
+         *     Needs an API key with the **admin** role.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1171,6 +1325,84 @@ export interface components {
              * @example 42
              */
             next: number;
+        };
+        /** @description A webhook: where events of the types it takes are sent. Its secret is never shown again. */
+        Webhook: {
+            /**
+             * @description Record id. A string of digits such as `"5"` is accepted too.
+             * @example 1
+             */
+            id: number;
+            /**
+             * @description Where events are POSTed: an http or https URL, without a user name, password or fragment. Its host must not resolve to a loopback, private, link-local or unspecified address unless WEBHOOK_ALLOW_PRIVATE=true.
+             * @example https://hooks.example.com/crm
+             */
+            url: string;
+            /**
+             * @description The event types it takes: types such as `customer.created`, or groups such as `product.*`.
+             * @example [
+             *       "customer.*",
+             *       "ticket.closed"
+             *     ]
+             */
+            types: string[];
+            /** @description What the webhook is for; null when not given. */
+            description: string | null;
+            /**
+             * @description Whether events are sent to it.
+             * @example true
+             */
+            enabled: boolean;
+            /**
+             * @description Why the server disabled it (5 days of nothing but failed deliveries); null otherwise.
+             * @example null
+             */
+            disabledreason: string | null;
+            /**
+             * Format: date-time
+             * @description UTC time, ISO 8601, set by the server.
+             * @example 2026-11-29T15:44:42.123Z
+             */
+            created: string;
+            /**
+             * Format: date-time
+             * @description UTC time, ISO 8601, set by the server.
+             * @example 2026-11-29T15:44:42.123Z
+             */
+            updated: string;
+        };
+        /** @description One attempt at delivering an event to a webhook. */
+        DeliveryAttempt: {
+            /**
+             * @description The event sent.
+             * @example 1
+             */
+            eventid: number;
+            /** @description Which attempt at this event this was: 1 for the first. */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When the attempt was made.
+             * @example 2026-11-29T15:44:42.123Z
+             */
+            time: string;
+            /**
+             * @description `delivered` (a 2xx within the timeout), `pending` (it failed; another attempt comes at `next_attempt`) or `failed` (it failed, and no attempt will follow).
+             * @enum {string}
+             */
+            status: "delivered" | "failed" | "pending";
+            /** @description The receiver's HTTP status; null when none came. */
+            code: number | null;
+            /** @description How long the attempt took. */
+            duration_ms: number;
+            /** @description Why it failed; null when delivered. */
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due; null when none will come.
+             * @example 2026-11-29T15:44:42.123Z
+             */
+            next_attempt: string | null;
         };
     };
     responses: never;
@@ -5478,6 +5710,1165 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new webhook; without `types` it takes every event. */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/crm",
+                 *       "types": [
+                 *         "customer.*",
+                 *         "ticket.closed"
+                 *       ],
+                 *       "description": "Sync to the shop"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description Where events are POSTed: an http or https URL, without a user name, password or fragment. Its host must not resolve to a loopback, private, link-local or unspecified address unless WEBHOOK_ALLOW_PRIVATE=true.
+                     * @example https://hooks.example.com/crm
+                     */
+                    url: string;
+                    /**
+                     * @description The event types it takes: types such as `customer.created`, or groups such as `product.*`.
+                     * @example [
+                     *       "customer.*",
+                     *       "ticket.closed"
+                     *     ]
+                     */
+                    types?: string[];
+                    /**
+                     * @description What the webhook is for.
+                     * @example Sync to the shop
+                     */
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new webhook, with its secret. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "url": "https://hooks.example.com/crm",
+                     *       "types": [
+                     *         "customer.*",
+                     *         "ticket.closed"
+                     *       ],
+                     *       "description": "Sync to the shop",
+                     *       "enabled": true,
+                     *       "disabledreason": null,
+                     *       "created": "2026-11-29T15:13:00.000Z",
+                     *       "updated": "2026-11-29T15:13:00.000Z",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7Qd3YyT4Kjg="
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description Record id. A string of digits such as `"5"` is accepted too.
+                         * @example 1
+                         */
+                        id: number;
+                        /**
+                         * @description Where events are POSTed: an http or https URL, without a user name, password or fragment. Its host must not resolve to a loopback, private, link-local or unspecified address unless WEBHOOK_ALLOW_PRIVATE=true.
+                         * @example https://hooks.example.com/crm
+                         */
+                        url: string;
+                        /**
+                         * @description The event types it takes: types such as `customer.created`, or groups such as `product.*`.
+                         * @example [
+                         *       "customer.*",
+                         *       "ticket.closed"
+                         *     ]
+                         */
+                        types: string[];
+                        /** @description What the webhook is for; null when not given. */
+                        description: string | null;
+                        /**
+                         * @description Whether events are sent to it.
+                         * @example true
+                         */
+                        enabled: boolean;
+                        /**
+                         * @description Why the server disabled it (5 days of nothing but failed deliveries); null otherwise.
+                         * @example null
+                         */
+                        disabledreason: string | null;
+                        /**
+                         * Format: date-time
+                         * @description UTC time, ISO 8601, set by the server.
+                         * @example 2026-11-29T15:44:42.123Z
+                         */
+                        created: string;
+                        /**
+                         * Format: date-time
+                         * @description UTC time, ISO 8601, set by the server.
+                         * @example 2026-11-29T15:44:42.123Z
+                         */
+                        updated: string;
+                        /**
+                         * @description The signing secret (`whsec_` and base64 of 32 random bytes), shown this once: verify each delivery with it.
+                         * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7Qd3YyT4Kjg=
+                         */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description Invalid input, or a url that is not http(s) or whose host is a private address. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhooks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 1,
+                     *         "url": "https://hooks.example.com/crm",
+                     *         "types": [
+                     *           "customer.*",
+                     *           "ticket.*"
+                     *         ],
+                     *         "description": "Sync to the shop",
+                     *         "enabled": true,
+                     *         "disabledreason": null,
+                     *         "created": "2026-11-29T15:13:00.000Z",
+                     *         "updated": "2026-11-29T15:14:00.000Z"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": 1,
+                 *       "types": [
+                 *         "customer.*",
+                 *         "ticket.*"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description Record id. A string of digits such as `"5"` is accepted too.
+                     * @example 1
+                     */
+                    id: number;
+                    /**
+                     * @description Where events are POSTed: an http or https URL, without a user name, password or fragment. Its host must not resolve to a loopback, private, link-local or unspecified address unless WEBHOOK_ALLOW_PRIVATE=true.
+                     * @example https://hooks.example.com/crm
+                     */
+                    url?: string;
+                    /**
+                     * @description The event types it takes: types such as `customer.created`, or groups such as `product.*`.
+                     * @example [
+                     *       "customer.*",
+                     *       "ticket.closed"
+                     *     ]
+                     */
+                    types?: string[];
+                    /**
+                     * @description What the webhook is for.
+                     * @example Sync to the shop
+                     */
+                    description?: string;
+                    /** @description false stops deliveries; true starts them again (after a disable too). */
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The webhook as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "url": "https://hooks.example.com/crm",
+                     *       "types": [
+                     *         "customer.*",
+                     *         "ticket.*"
+                     *       ],
+                     *       "description": "Sync to the shop",
+                     *       "enabled": true,
+                     *       "disabledreason": null,
+                     *       "created": "2026-11-29T15:13:00.000Z",
+                     *       "updated": "2026-11-29T15:14:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Invalid input, or a url that is not http(s) or whose host is a private address. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No webhook has this `id`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": 1
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The webhook.
+                     * @example 1
+                     */
+                    id: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The id of the deleted webhook. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "deleted": [
+                     *         1
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No webhook has this `id`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": 1
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The webhook.
+                     * @example 1
+                     */
+                    id: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The webhook, with its new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "url": "https://hooks.example.com/crm",
+                     *       "types": [
+                     *         "customer.*",
+                     *         "ticket.*"
+                     *       ],
+                     *       "description": "Sync to the shop",
+                     *       "enabled": true,
+                     *       "disabledreason": null,
+                     *       "created": "2026-11-29T15:13:00.000Z",
+                     *       "updated": "2026-11-29T15:14:00.000Z",
+                     *       "secret": "whsec_b3JJ0Fq9w2pQ6k1yXv8s4tZ7mN5cR0aE3hL9uJ2dG6o="
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description Record id. A string of digits such as `"5"` is accepted too.
+                         * @example 1
+                         */
+                        id: number;
+                        /**
+                         * @description Where events are POSTed: an http or https URL, without a user name, password or fragment. Its host must not resolve to a loopback, private, link-local or unspecified address unless WEBHOOK_ALLOW_PRIVATE=true.
+                         * @example https://hooks.example.com/crm
+                         */
+                        url: string;
+                        /**
+                         * @description The event types it takes: types such as `customer.created`, or groups such as `product.*`.
+                         * @example [
+                         *       "customer.*",
+                         *       "ticket.closed"
+                         *     ]
+                         */
+                        types: string[];
+                        /** @description What the webhook is for; null when not given. */
+                        description: string | null;
+                        /**
+                         * @description Whether events are sent to it.
+                         * @example true
+                         */
+                        enabled: boolean;
+                        /**
+                         * @description Why the server disabled it (5 days of nothing but failed deliveries); null otherwise.
+                         * @example null
+                         */
+                        disabledreason: string | null;
+                        /**
+                         * Format: date-time
+                         * @description UTC time, ISO 8601, set by the server.
+                         * @example 2026-11-29T15:44:42.123Z
+                         */
+                        created: string;
+                        /**
+                         * Format: date-time
+                         * @description UTC time, ISO 8601, set by the server.
+                         * @example 2026-11-29T15:44:42.123Z
+                         */
+                        updated: string;
+                        /**
+                         * @description The signing secret (`whsec_` and base64 of 32 random bytes), shown this once: verify each delivery with it.
+                         * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7Qd3YyT4Kjg=
+                         */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No webhook has this `id`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWebhookDeliveries: {
+        parameters: {
+            query: {
+                /**
+                 * @description The webhook.
+                 * @example 1
+                 */
+                id: number;
+                /**
+                 * @description How many records a list holds at most.
+                 * @example 100
+                 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempts, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "eventid": 9,
+                     *         "attempt": 2,
+                     *         "time": "2026-11-29T15:16:00.000Z",
+                     *         "status": "delivered",
+                     *         "code": 204,
+                     *         "duration_ms": 41,
+                     *         "error": null,
+                     *         "next_attempt": null
+                     *       },
+                     *       {
+                     *         "eventid": 9,
+                     *         "attempt": 1,
+                     *         "time": "2026-11-29T15:15:00.000Z",
+                     *         "status": "pending",
+                     *         "code": 503,
+                     *         "duration_ms": 12,
+                     *         "error": "HTTP 503",
+                     *         "next_attempt": "2026-11-29T15:16:00.000Z"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": components["schemas"]["DeliveryAttempt"][];
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No webhook has this `id`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this key (or address) this minute; `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something failed on the server; it is logged with the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The server is too busy (its event loop is saturated); `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A key of your choosing (1 to 255 visible ASCII characters, such as a UUID) that names this request: sent again with the same request, it gets the first answer (with `Idempotent-Replayed: true`) and changes nothing. Kept IDEMPOTENCY_TTL_HOURS (24 by default), per API key.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": 1,
+                 *       "eventid": 9
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description The webhook.
+                     * @example 1
+                     */
+                    id: number;
+                    /**
+                     * @description The event to send again.
+                     * @example 1
+                     */
+                    eventid: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Queued: it is sent at once. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "eventid": 9,
+                     *       "next_attempt": "2026-11-29T15:17:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description Record id. A string of digits such as `"5"` is accepted too.
+                         * @example 1
+                         */
+                        id: number;
+                        /**
+                         * @description Record id. A string of digits such as `"5"` is accepted too.
+                         * @example 1
+                         */
+                        eventid: number;
+                        /**
+                         * Format: date-time
+                         * @description When it is sent: now.
+                         * @example 2026-11-29T15:44:42.123Z
+                         */
+                        next_attempt: string;
+                    };
+                };
+            };
+            /** @description Invalid input: each bad field is named in `errors`; also malformed JSON or an unknown field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid or was revoked. `WWW-Authenticate` says how to send one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role is not enough for this operation. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No webhook has this `id`, or no event this `eventid`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a request with this `Idempotency-Key` is still being carried out (on this instance or another); retry after `Retry-After` seconds to get its answer. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was sent before with another request (method, path, parameters or file). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,6 +13,7 @@ import idempotency from './plugins/idempotency.js'
 import parameters from './plugins/parameters.js'
 import protection, { answerClientError, limitRate } from './plugins/protection.js'
 import shutdown from './plugins/shutdown.js'
+import webhookDelivery from './plugins/webhooks.js'
 import openapi from './plugins/swagger.js'
 import * as customers from './routes/customers.js'
 import * as events from './routes/events.js'
@@ -24,10 +25,11 @@ import health from './routes/health.js'
 import page from './routes/page.js'
 import * as tickets from './routes/tickets.js'
 import * as uploads from './routes/uploads.js'
+import * as webhooks from './routes/webhooks.js'
 import { ajvOptions, buildValidator } from './validation.js'
 
 /** The endpoint groups: each a route plugin with the OpenAPI tag its operations carry. */
-const endpointGroups = [customers, products, feedback, tickets, uploads, exportRoutes, keys, events]
+const endpointGroups = [customers, products, feedback, tickets, uploads, exportRoutes, keys, events, webhooks]
 
 /**
  * A value whose percent-escapes are not UTF-8 cannot be text anyone typed: it reads as a lone
@@ -151,6 +153,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(feed, { retentionDays: config.EVENT_RETENTION_DAYS })
   await app.register(shutdown)
   await app.register(db, { url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE })
+  await app.register(webhookDelivery, { config })
   await app.register(openapi, { tags: endpointGroups.map((group) => group.tag) })
   await app.register(errors)
   await app.register(parameters)

@@ -101,6 +101,28 @@ export const ConfigSchema = Type.Object({
     description:
       'How often an open event stream with nothing to send gets a comment line, to keep proxies from closing it.',
   }),
+  WEBHOOK_ALLOW_PRIVATE: StringEnum(['true', 'false'], {
+    default: 'false',
+    description:
+      'true lets webhooks go to loopback, private and link-local addresses (a receiver on this machine or network).',
+  }),
+  WEBHOOK_DELIVERY: StringEnum(['true', 'false'], {
+    default: 'true',
+    description: 'false: this instance delivers no webhooks (the other instances do); it still manages them.',
+  }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60_000,
+    default: 10_000,
+    description: 'How long a webhook receiver has to answer; slower is a failed attempt.',
+  }),
+  WEBHOOK_RETRY_DELAYS_MS: Type.String({
+    pattern: '^\\d{1,10}(,\\d{1,10}){0,19}$',
+    default: '5000,300000,1800000,7200000,18000000,36000000,36000000',
+    description:
+      'The waits before each retry of a failed delivery, comma-separated (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); ' +
+      'after the last, the delivery has failed.',
+  }),
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     default: 'info',
     description: 'Least severe level of log lines written.',

@@ -40,6 +40,7 @@ const ADMITTED: Record<string, number> = {
   listExportRecords: 200,
   listKeys: 200,
   getEvents: 200,
+  listWebhooks: 200,
 }
 const admittedStatus = (operationId: string) => ADMITTED[operationId] ?? 400
 
@@ -87,6 +88,13 @@ t.test(
       revokeKey: 'admin',
       getEvents: 'reader',
       streamEvents: 'reader',
+      addWebhook: 'admin',
+      listWebhooks: 'admin',
+      updateWebhook: 'admin',
+      deleteWebhook: 'admin',
+      rotateWebhookSecret: 'admin',
+      getWebhookDeliveries: 'admin',
+      redeliverWebhook: 'admin',
     })
   },
 )

@@ -52,8 +52,14 @@ const OTHER_ROWS = {
 const otherRows = Object.entries(OTHER_ROWS)
   .map(([table, count]) => `${table} ${count}`)
   .join(', ')
-/** The change feed's rows in a copy holding `customers`: one event for each customer added through the API. */
-const feedRows = (customers: number) => ({ events: customers - SEEDED_CUSTOMERS, idempotency_keys: 0 })
+/** The change feed's rows in a copy holding `customers` (one event for each customer added through the API), and no webhooks. */
+const feedRows = (customers: number) => ({
+  events: customers - SEEDED_CUSTOMERS,
+  idempotency_keys: 0,
+  webhooks: 0,
+  webhook_deliveries: 0,
+  webhook_attempts: 0,
+})
 const feedRowsText = (customers: number) =>
   Object.entries(feedRows(customers))
     .map(([table, count]) => `${table} ${count}`)

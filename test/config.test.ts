@@ -22,6 +22,10 @@ t.test('defaults when nothing is set (or a variable is empty)', async (t) => {
     IDEMPOTENCY_LEASE_MS: 30_000,
     EVENT_RETENTION_DAYS: 90,
     STREAM_HEARTBEAT_MS: 10_000,
+    WEBHOOK_ALLOW_PRIVATE: 'false',
+    WEBHOOK_DELIVERY: 'true',
+    WEBHOOK_TIMEOUT_MS: 10_000,
+    WEBHOOK_RETRY_DELAYS_MS: '5000,300000,1800000,7200000,18000000,36000000,36000000',
     LOG_LEVEL: 'info',
   })
   t.same(loadConfig({ PORT: '', LOG_LEVEL: '' }), loadConfig({}))
@@ -48,6 +52,10 @@ t.test('values from the environment, converted to their types; other variables i
       IDEMPOTENCY_LEASE_MS: '5000',
       EVENT_RETENTION_DAYS: '0',
       STREAM_HEARTBEAT_MS: '15000',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_DELIVERY: 'false',
+      WEBHOOK_TIMEOUT_MS: '2000',
+      WEBHOOK_RETRY_DELAYS_MS: '10,20',
     }),
     {
       PORT: 8080,
@@ -67,6 +75,10 @@ t.test('values from the environment, converted to their types; other variables i
       IDEMPOTENCY_LEASE_MS: 5000,
       EVENT_RETENTION_DAYS: 0,
       STREAM_HEARTBEAT_MS: 15_000,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_DELIVERY: 'false',
+      WEBHOOK_TIMEOUT_MS: 2000,
+      WEBHOOK_RETRY_DELAYS_MS: '10,20',
     },
   )
 })

@@ -182,6 +182,9 @@ t.test('migrations', async (t) => {
       'product_feedback',
       'products',
       'upload_reports',
+      'webhook_attempts',
+      'webhook_deliveries',
+      'webhooks',
     ])
     t.same(names('index'), [
       'customer_requests_customerid',
@@ -196,6 +199,8 @@ t.test('migrations', async (t) => {
       'product_feedback_productid',
       'products_customerid',
       'products_name_key',
+      'webhook_attempts_webhook',
+      'webhook_deliveries_due',
     ])
     const unique = sqlite
       .prepare(`select "unique" from pragma_index_list('customers') where name = ?`)

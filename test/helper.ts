@@ -25,6 +25,7 @@ export const MIGRATIONS = [
   '20261129_004_api_keys',
   '20261202_005_export_keys',
   '20261202_006_change_feed',
+  '20261202_007_webhooks',
 ]
 
 export type TestApp = App & {

@@ -37,6 +37,13 @@ const statuses: Record<string, string[]> = {
   revokeKey: ['200', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
   getEvents: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
   streamEvents: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
+  addWebhook: ['201', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'],
+  listWebhooks: ['200', '400', '401', '403', '413', '415', '429', '500', '503'],
+  updateWebhook: ['200', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
+  deleteWebhook: ['200', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
+  rotateWebhookSecret: ['200', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
+  getWebhookDeliveries: ['200', '400', '401', '403', '404', '413', '415', '429', '500', '503'],
+  redeliverWebhook: ['202', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'],
 }
 
 /** The query parameters of each operation that reads them (GET and DELETE), in the document's order. */
@@ -55,6 +62,8 @@ const queryParameters: Record<string, string[]> = {
   listKeys: ['limit', 'offset'],
   getEvents: ['after', 'limit', 'type', 'entity', 'entityid'],
   streamEvents: ['after', 'type', 'entity', 'entityid'],
+  listWebhooks: [],
+  getWebhookDeliveries: ['id', 'limit'],
 }
 
 /** The header parameters of each operation that reads one: the conditional request headers, `Idempotency-Key`, `Last-Event-ID`. */
@@ -79,6 +88,11 @@ const headerParameters: Record<string, string[]> = {
   addKey: ['idempotency-key'],
   revokeKey: ['idempotency-key'],
   streamEvents: ['last-event-id'],
+  addWebhook: ['idempotency-key'],
+  updateWebhook: ['idempotency-key'],
+  deleteWebhook: ['idempotency-key'],
+  rotateWebhookSecret: ['idempotency-key'],
+  redeliverWebhook: ['idempotency-key'],
 }
 
 /** The file field of each upload form: the one the upload page names. */
@@ -126,6 +140,7 @@ t.test('every operation is documented completely', async (t) => {
     'Customer',
     'CustomerRequest',
     'Deleted',
+    'DeliveryAttempt',
     'Event',
     'EventPage',
     'ExportRecord',
@@ -134,8 +149,9 @@ t.test('every operation is documented completely', async (t) => {
     'Product',
     'ProductFeedback',
     'UploadReport',
+    'Webhook',
   ])
-  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports', 'keys', 'events'])
+  t.same(tagNames, ['customers', 'products', 'feedback', 'tickets', 'uploads', 'exports', 'keys', 'events', 'webhooks'])
 
   const operationIds = new Set<string>()
   for (const [path, methods] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
@@ -335,7 +351,11 @@ t.test('every pattern means the same with and without the `u` flag (Swagger UI c
     if (key === 'pattern') patterns.add(value)
     return value
   })
-  t.equal(patterns.size, 6, 'one-line text, multi-line text, dates, Idempotency-Key, event types and Last-Event-ID')
+  t.equal(
+    patterns.size,
+    7,
+    'one-line text, multi-line text, dates, Idempotency-Key, event types, a webhook type and Last-Event-ID',
+  )
   const samples = [
     'customer.created,product.*',
     'idem-\u00e9',

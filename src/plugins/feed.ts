@@ -26,9 +26,18 @@ export class Feed {
 
   constructor(private readonly newest: () => Promise<number>) {}
 
-  /** Wakes every open stream: a change committed here. */
+  readonly #watchers = new Set<() => void>()
+
+  /** Wakes every open stream and watcher: a change committed here. */
   wake() {
     for (const listener of this.#listeners) listener.wake()
+    for (const watcher of this.#watchers) watcher()
+  }
+
+  /** Calls `watcher` whenever a change commits on this instance; the returned function stops it. */
+  watch(watcher: () => void): () => void {
+    this.#watchers.add(watcher)
+    return () => this.#watchers.delete(watcher)
   }
 
   /** Whether the server is closing: no stream may start. */
