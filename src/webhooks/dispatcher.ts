@@ -26,8 +26,12 @@ const CONCURRENCY = 16
 const PER_WEBHOOK = 4
 /** Events turned into deliveries at a time, per webhook. */
 const FAN_OUT_BATCH = 500
-/** What a lease adds to the timeout: an attempt is cut off well before another instance may take it. */
-const LEASE_MARGIN_MS = 30_000
+/**
+ * How long a claim on a delivery lasts: twice the attempt's timeout and a second, so that an attempt
+ * is cut off, and recorded, well before another instance may take the delivery over (and clocks of
+ * instances may differ by up to a timeout).
+ */
+const leaseOf = (timeoutMs: number) => 2 * timeoutMs + 1000
 
 const later = (ms: number) => new Date(Date.now() + ms).toISOString()
 
@@ -148,7 +152,7 @@ export class Dispatcher {
       chosen.push(id)
     }
     if (chosen.length === 0) return
-    const lease = later(this.options.timeoutMs + LEASE_MARGIN_MS)
+    const lease = later(leaseOf(this.options.timeoutMs))
     // Only the deliveries no other instance claimed meanwhile: the condition is checked again as each row is updated.
     const claimed = await this.db
       .updateTable('webhook_deliveries')
