@@ -24,6 +24,8 @@ export interface DispatchOptions {
 /** Attempts in flight on an instance, in all and to one webhook. */
 const CONCURRENCY = 16
 const PER_WEBHOOK = 4
+/** How long a wake waits, gathering the commits that come meanwhile. */
+const GATHER_MS = 20
 /** Events turned into deliveries at a time, per webhook. */
 const FAN_OUT_BATCH = 500
 /**
@@ -40,6 +42,8 @@ export class Dispatcher {
   readonly #aborts = new Set<AbortController>()
   #timer: NodeJS.Timeout | undefined
   #running = false
+  #again = false
+  #soon: NodeJS.Timeout | undefined
   #stopped = false
   #total = 0
 
@@ -58,18 +62,33 @@ export class Dispatcher {
   stop() {
     this.#stopped = true
     clearInterval(this.#timer)
+    clearTimeout(this.#soon)
     for (const abort of this.#aborts) abort.abort()
   }
 
-  /** Looks for new events and deliveries due now (a change committed, or the poll). */
+  /**
+   * Looks for new events and deliveries due (a change committed, an attempt ended, or the poll), a
+   * moment later: the commits of that moment are turned into deliveries together, in one transaction.
+   */
   wake() {
-    if (this.#running || this.#stopped) return
-    this.#running = true
-    this.#work()
-      .catch((error: unknown) => this.log.warn({ err: error }, 'webhook dispatch failed; it tries again'))
-      .finally(() => {
-        this.#running = false
-      })
+    if (this.#stopped) return
+    if (this.#running || this.#soon) {
+      this.#again = true
+      return
+    }
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined
+      this.#running = true
+      this.#work()
+        .catch((error: unknown) => this.log.warn({ err: error }, 'webhook dispatch failed; it tries again'))
+        .finally(() => {
+          this.#running = false
+          if (this.#again) {
+            this.#again = false
+            this.wake()
+          }
+        })
+    }, GATHER_MS)
   }
 
   async #work() {
