@@ -34,15 +34,39 @@ for (const [network, prefix] of [
   PRIVATE.addSubnet(network, prefix, 'ipv6')
 }
 
-/** The IPv4 address an IPv6 one carries (`::ffff:10.0.0.1`, `::ffff:a00:1`), if it is one of those. */
+/** The 16 bytes of an IPv6 address (a valid one: `isIP` said so), its last 32 bits possibly written as IPv4. */
+function bytesOf(address: string): number[] {
+  let text = address
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1]
+  if (dotted) {
+    const [a, b, c, d] = dotted.split('.').map(Number) as [number, number, number, number]
+    text = text.slice(0, -dotted.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head = '', tail] = text.split('::')
+  const groups = (part: string) => (part ? part.split(':') : [])
+  const missing = 8 - groups(head).length - groups(tail ?? '').length
+  const all = [...groups(head), ...(tail === undefined ? [] : Array<string>(missing).fill('0')), ...groups(tail ?? '')]
+  return all.flatMap((group) => {
+    const value = parseInt(group, 16)
+    return [value >> 8, value & 255]
+  })
+}
+
+/**
+ * The IPv4 address an IPv6 one carries, where it reaches that IPv4 host: IPv4-mapped (`::ffff:0:0/96`)
+ * and -translated (`::ffff:0:0:0/96`),
+ * IPv4-compatible (`::/96`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`, the address in bits 16 to 48).
+ */
 function embeddedIpv4(address: string): string | undefined {
-  const mapped = /^::ffff:(?:0:)?(.+)$/i.exec(address)?.[1]
-  if (mapped === undefined) return undefined
-  if (isIP(mapped) === 4) return mapped
-  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(mapped)
-  if (!hex) return undefined
-  const value = (parseInt(hex[1]!, 16) << 16) | parseInt(hex[2]!, 16)
-  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join('.')
+  const bytes = bytesOf(address)
+  const zeros = (from: number, to: number) => bytes.slice(from, to).every((byte) => byte === 0)
+  const v4 = (at: number) => bytes.slice(at, at + 4).join('.')
+  if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return v4(12)
+  if (zeros(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zeros(10, 12)) return v4(12)
+  if (zeros(0, 12) && !zeros(12, 15)) return v4(12)
+  if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zeros(4, 12)) return v4(12)
+  if (bytes[0] === 0x20 && bytes[1] === 0x02) return v4(2)
+  return undefined
 }
 
 /** Whether an IP address (v4 or v6) is one no webhook goes to without WEBHOOK_ALLOW_PRIVATE. */

@@ -24,6 +24,9 @@ export interface DispatchOptions {
 /** Attempts in flight on an instance, in all and to one webhook. */
 const CONCURRENCY = 16
 const PER_WEBHOOK = 4
+/** What an attempt leaves of its lease for being recorded; and the least time an attempt is given. */
+const LEASE_RESERVE_MS = 1000
+const MIN_ATTEMPT_MS = 100
 /** How long a wake waits, gathering the commits that come meanwhile. */
 const GATHER_MS = 20
 /** Events turned into deliveries at a time, per webhook. */
@@ -192,6 +195,8 @@ export class Dispatcher {
     const abort = new AbortController()
     this.#aborts.add(abort)
     try {
+      // Claimed as the server began to close: the lease lapses, and the delivery is sent later.
+      if (this.#stopped) return
       const webhook = await this.db.selectFrom('webhooks').selectAll().where('id', '=', webhookid).executeTakeFirst()
       const event = await this.db.selectFrom('events').selectAll().where('id', '=', delivery.eventid).executeTakeFirst()
       if (!webhook || !event) {
@@ -211,8 +216,11 @@ export class Dispatcher {
         'webhook-signature': signatureOf(secrets, id, timestamp, body),
         'user-agent': 'CRM-API-Webhooks/1',
       }
+      // The attempt must end while the lease holds, or another instance could send the event meanwhile.
+      const leaseLeft = Date.parse(delivery.leaseuntil!) - Date.now() - LEASE_RESERVE_MS
+      if (leaseLeft < MIN_ATTEMPT_MS) return
       const attempted = await send(webhook.url, body, headers, {
-        timeoutMs: this.options.timeoutMs,
+        timeoutMs: Math.min(this.options.timeoutMs, leaseLeft),
         allowPrivate: this.options.allowPrivate,
         signal: abort.signal,
       })
