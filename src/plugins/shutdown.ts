@@ -10,6 +10,10 @@ const DRAIN_MS = 2000
 /** A connection that has brought nothing for this long is taken to have nothing more on its way. */
 const QUIET_MS = 100
 
+/** The 503 of a request that comes while the server closes. */
+export const shuttingDown = () =>
+  new HttpProblem(503, 'The server is shutting down; try again shortly.', undefined, { 'retry-after': '5' })
+
 /**
  * Closing the server closes connections it has not started reading a request from, even when that
  * request has arrived and waits in the socket (the event loop was busy with another): the client
@@ -40,7 +44,7 @@ export default fp(
 
     app.addHook('onRequest', async () => {
       if (closing) {
-        throw new HttpProblem(503, 'The server is shutting down; try again shortly.', undefined, { 'retry-after': '5' })
+        throw shuttingDown()
       }
     })
     app.addHook('preClose', async () => {

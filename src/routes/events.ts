@@ -5,7 +5,7 @@ import { jsonResponse, problemResponses } from '../../schemas/common.js'
 import { EventPageSchema, EventSchema, type EventsQuery, EventsQuerySchema } from '../../schemas/event.js'
 import * as examples from '../../schemas/examples.js'
 import type { Config } from '../config.js'
-import { HttpProblem } from '../problems.js'
+import { shuttingDown } from '../plugins/shutdown.js'
 import { listEvents } from '../services/events.js'
 
 export const tag = {
@@ -108,7 +108,7 @@ const events: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { conf
       // Checked here, where a problem can still be answered: the stream's reads use the same filters.
       await listEvents(app.db, { ...query, after, limit: 1 })
       if (app.feed.closed) {
-        throw new HttpProblem(503, 'The server is shutting down; try again shortly.', undefined, { 'retry-after': '5' })
+        throw shuttingDown()
       }
 
       reply.hijack()

@@ -7,6 +7,9 @@ import { invalid } from '../problems.js'
 /** The time of the event, as the ISO 8601 UTC text every timestamp column holds. */
 export const now = () => new Date().toISOString()
 
+/** The time `ms` from now, written as `now()` writes it (leases and expiries). */
+export const later = (ms: number) => new Date(Date.now() + ms).toISOString()
+
 /**
  * The form name and e-mail lookups compare: Unicode-normalised, then case-folded through upper
  * case so that letters whose capitals are longer fold alike (`Straße` and `STRASSE`).

@@ -8,6 +8,7 @@ import type { DeliveryRow, WebhookRow } from '../../schemas/database.js'
 import type { Db } from '../db/connect.js'
 import { newestEventId, toEvent, typesNamed } from '../services/events.js'
 import { send, signatureOf } from './send.js'
+import { later } from '../services/values.js'
 
 export interface DispatchOptions {
   /** How long a receiver has to answer. */
@@ -37,8 +38,6 @@ const FAN_OUT_BATCH = 500
  * instances may differ by up to a timeout).
  */
 const leaseOf = (timeoutMs: number) => 2 * timeoutMs + 1000
-
-const later = (ms: number) => new Date(Date.now() + ms).toISOString()
 
 export class Dispatcher {
   readonly #inFlight = new Map<number, number>()
