@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { InjectOptions } from 'fastify'
 import type { Test } from 'tap'
 import * as XLSX from 'xlsx'
@@ -32,6 +33,16 @@ export type TestApp = App & {
   logs: () => Record<string, unknown>[]
   /** `inject` without the default admin key: the request carries only the credentials it names. */
   injectAs: App['inject']
+}
+
+/** Whether `condition` came to hold within `ms`, looked at every `step` ms. */
+export async function until(condition: () => boolean | Promise<boolean>, ms = 10_000, step = 10): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await condition()) return true
+    if (Date.now() >= deadline) return false
+    await sleep(step)
+  }
 }
 
 /**

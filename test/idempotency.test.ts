@@ -12,8 +12,8 @@ import { createKey } from '../src/services/keys.js'
 import {
   AS_ADMIN,
   build,
-  client,
   type Client,
+  client,
   newCustomer,
   newProduct,
   PROBLEM_JSON,
@@ -23,6 +23,7 @@ import {
   tempFolder,
   TEST_KEY,
   type TestApp,
+  until,
   upload,
 } from './helper.js'
 import { postgresSchema, TEST_DATABASE_URL } from './postgres.js'
@@ -162,11 +163,6 @@ function holdNextTransaction(db: Db) {
     })
   }
   return { held: () => held, release }
-}
-
-/** Waits until `condition` holds, looking every 5 ms. */
-async function until(condition: () => boolean | Promise<boolean>) {
-  while (!(await condition())) await sleep(5)
 }
 
 t.test(
@@ -477,7 +473,7 @@ t.test('a request sent while another with its key is carried out gets a 409 and 
     const hold = holdNextTransaction(app.db)
     const add = () => api.post('/api/add/customer', newCustomer(), keyed(key))
     const first = add()
-    await until(() => hold.held())
+    t.ok(await until(() => hold.held()), 'the first request is held in its transaction')
     const row = await keyRow(app.db, key)
     t.equal(row?.status, null, 'the first has claimed its key and is being carried out')
     isInFlight(t, await add(), key, 'the same request meanwhile')
@@ -497,7 +493,7 @@ t.test('a request sent while another with its key is carried out gets a 409 and 
     const hold = holdNextTransaction(app.db)
     const add = () => api.post('/api/add/customer', newCustomer(), keyed(key))
     const first = add()
-    await until(() => hold.held())
+    t.ok(await until(() => hold.held()), 'the first request is held in its transaction')
     const claimed = await keyRow(app.db, key)
     await sleep(LEASE * 2.5)
     const renewed = await keyRow(app.db, key)
@@ -515,7 +511,7 @@ t.test('a request sent while another with its key is carried out gets a 409 and 
     const file = { filename: 'customers.csv', content: customerCsv('slow', 20_000) }
     const send = () => upload(app, '/upload/customers', file, keyed(key))
     const first = send()
-    await until(async () => (await keyRow(app.db, key)) !== undefined)
+    t.ok(await until(async () => (await keyRow(app.db, key)) !== undefined), 'the first request has claimed the key')
     const second = await send()
     const answer = await first
     t.equal(answer.status, 201, 'the first is answered 201')
@@ -583,7 +579,7 @@ t.test('a request sent while another with its key is carried out gets a 409 and 
     const add = () => api.post('/api/add/brand/feedback', feedback, keyed(key))
     const hold = holdNextTransaction(app.db)
     const first = add()
-    await until(() => hold.held())
+    t.ok(await until(() => hold.held()), 'the first request is held in its transaction')
     // As if its instance had stopped renewing the claim: the lease lapses, and a retry takes it over.
     await app.db
       .updateTable('idempotency_keys')

@@ -9,8 +9,8 @@ import { EVENT_TYPES } from '../schemas/event.js'
 import { createKey } from '../src/services/keys.js'
 import {
   build,
-  client,
   type Client,
+  client,
   escapeRegExp,
   newCustomer,
   newProduct,
@@ -20,6 +20,7 @@ import {
   tempFolder,
   TEST_KEY,
   type TestApp,
+  until,
   upload,
 } from './helper.js'
 import { postgresSchema, TEST_DATABASE_URL } from './postgres.js'
@@ -29,16 +30,6 @@ import { postgresSchema, TEST_DATABASE_URL } from './postgres.js'
  * commit): generous, so that a loaded machine does not fail the test; nothing is timed closer.
  */
 const PATIENCE_MS = 3000
-
-/** Waits until `condition` holds, checking every 10 ms, for at most `ms`: whether it came to hold. */
-async function until(condition: () => boolean, ms = PATIENCE_MS): Promise<boolean> {
-  const end = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > end) return false
-    await sleep(10)
-  }
-  return true
-}
 
 /** The whole feed as GET /api/get/events answers it (up to 1000 events after `after`). */
 async function feed(api: Client, query: Record<string, string | number> = {}): Promise<any[]> {
@@ -225,7 +216,7 @@ t.test('resuming: after Last-Event-ID or after, nothing lost and nothing repeate
   const first = await rawStream(t, url)
   t.ok(await first.waitFor(3), 'three events on the first connection')
   first.close()
-  t.ok(await until(first.ended), 'the client closed it')
+  t.ok(await until(first.ended, PATIENCE_MS), 'the client closed it')
   const lastSeen = first.events().at(-1)!.id
 
   await addCustomers(api, 'b', 2)
@@ -296,7 +287,7 @@ t.test('an EventSource that loses its connection reconnects by itself and resume
 
   // The connection drops (a proxy, the network): the server stays up.
   app.server.closeAllConnections()
-  t.ok(await until(() => stream.errors() > 0), 'the EventSource sees the connection go')
+  t.ok(await until(() => stream.errors() > 0, PATIENCE_MS), 'the EventSource sees the connection go')
   await addCustomers(api, 'away', 2)
   // `eventsource` waits 3 s before reconnecting, as the server sends no `retry:`.
   t.ok(await stream.waitFor(4, 3000 + PATIENCE_MS), 'after reconnecting, the events made while it was away')
@@ -366,7 +357,7 @@ t.test('a comment line keeps an idle stream alive every STREAM_HEARTBEAT_MS', as
   const { base } = await serve(t, { STREAM_HEARTBEAT_MS: 200 })
   const raw = await rawStream(t, `${base}/api/stream/events`)
   const beats = () => raw.messages().filter((message) => 'comment' in message && message.comment === ' still here')
-  t.ok(await until(() => beats().length >= 3), 'comment lines keep coming while nothing happens')
+  t.ok(await until(() => beats().length >= 3, PATIENCE_MS), 'comment lines keep coming while nothing happens')
   t.match(raw.text(), /^: the change feed\n\n(: still here\n\n)+$/, 'and nothing else: comments only, each whole')
   t.strictSame(raw.events(), [], 'no event')
 })
@@ -407,7 +398,10 @@ t.test('bad input is a problem, not a stream; the feed needs a key', async (t) =
     ),
   )
   const refused = eventSource(t, url, 'crm_not-a-key')
-  t.ok(await until(() => refused.source.readyState === EventSource.CLOSED), 'an EventSource with a bad key gives up')
+  t.ok(
+    await until(() => refused.source.readyState === EventSource.CLOSED, PATIENCE_MS),
+    'an EventSource with a bad key gives up',
+  )
   t.equal(refused.received.length, 0)
 
   const asReader = await fetch(url, { headers: { authorization: `Bearer ${reader}` } })

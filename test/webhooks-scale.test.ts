@@ -12,7 +12,7 @@ import t, { type Test } from 'tap'
 import { connect } from '../src/db/connect.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { createKey } from '../src/services/keys.js'
-import { newCustomer } from './helper.js'
+import { newCustomer, until } from './helper.js'
 import { postgresSchema } from './postgres.js'
 import { logged, type Run, startServer } from './process.js'
 
@@ -38,16 +38,6 @@ async function connection(t: Test, url: string): Promise<pg.Client> {
   await client.connect()
   t.teardown(() => client.end())
   return client
-}
-
-/** Waits until `condition` holds (true) or `ms` pass (false). */
-async function until(condition: () => boolean | Promise<boolean>, ms: number, step = 20): Promise<boolean> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    if (await condition()) return true
-    if (Date.now() >= deadline) return false
-    await sleep(step)
-  }
 }
 
 /** The value at `p` (0 to 1) of `sorted`, an ascending list. */

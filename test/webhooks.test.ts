@@ -15,8 +15,8 @@ import { createKey } from '../src/services/keys.js'
 import { createWebhook } from '../src/services/webhooks.js'
 import {
   build,
-  client,
   type Client,
+  client,
   newCustomer,
   newProduct,
   PROBLEM_JSON,
@@ -24,6 +24,7 @@ import {
   type Reply,
   tempFolder,
   type TestApp,
+  until as within,
 } from './helper.js'
 import { postgresSchema, TEST_DATABASE_URL } from './postgres.js'
 
@@ -79,11 +80,7 @@ const QUIET_MS = 600
 
 /** Waits until `check` holds, looking every 20 ms; fails after `ms`. */
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 8000) {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`)
-    await sleep(20)
-  }
+  if (!(await within(check, ms, 20))) throw new Error(`timed out waiting until ${what}`)
 }
 
 /** Verifies a delivery with `secret` as a receiver would (the standardwebhooks package): its parsed body. */
