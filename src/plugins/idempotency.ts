@@ -103,19 +103,12 @@ export async function claimIdempotencyKey(
   if (typeof key !== 'string') return false
   const { db, idempotency: options } = request.server
   const caller = request.caller!
-  const scope = caller.id === null ? `config:${hashKey(presentedKey(request) ?? '').slice(0, 16)}` : `key:${caller.id}`
-  const secret = createHash('sha256')
-    .update(`${presentedKey(request)}\n${key}`)
-    .digest()
+  const sent = presentedKey(request) ?? ''
+  const scope = caller.id === null ? `config:${hashKey(sent).slice(0, 16)}` : `key:${caller.id}`
+  const secret = createHash('sha256').update(`${sent}\n${key}`).digest()
   const fingerprint = fingerprintOf(request, parts)
   for (;;) {
     const time = new Date().toISOString()
-    await db
-      .deleteFrom('idempotency_keys')
-      .where('scope', '=', scope)
-      .where('key', '=', key)
-      .where('expires', '<=', time)
-      .execute()
     const token = randomUUID()
     const inserted = await db
       .insertInto('idempotency_keys')
@@ -142,6 +135,16 @@ export async function claimIdempotencyKey(
       .where('key', '=', key)
       .executeTakeFirst()
     if (!row) continue
+    // Kept past IDEMPOTENCY_TTL_HOURS (the hourly removal has not come yet): the key is new again.
+    if (row.expires <= time) {
+      await db
+        .deleteFrom('idempotency_keys')
+        .where('scope', '=', scope)
+        .where('key', '=', key)
+        .where('token', '=', row.token)
+        .execute()
+      continue
+    }
     if (row.fingerprint !== fingerprint) {
       throw new HttpProblem(
         422,
